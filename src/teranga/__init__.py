@@ -1,0 +1,3 @@
+"""Teranga: sovereign digital services platform."""
+
+__version__ = "0.1.0"

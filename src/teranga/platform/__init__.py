@@ -1,0 +1,1 @@
+"""Shared kernel: storage, unit of work, broker, crypto. Imports no domain."""

@@ -1,0 +1,1 @@
+"""Tenants: who owns each record, and where their data may live."""

@@ -1,0 +1,1 @@
+"""Web layer: the app factory, middleware, error mapping, shared templates and static files."""

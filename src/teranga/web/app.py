@@ -1,0 +1,64 @@
+"""FastAPI app factory. ``create_app(settings)`` builds everything; importing connects nothing."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from teranga import __version__
+from teranga.config import Settings, load_settings
+from teranga.container import Container, build_container
+from teranga.domains import domain_modules
+from teranga.web import errors, health
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    container = container or build_container(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await container.broker.start()
+        for hook in container.extras.get("startup", []):
+            await hook()
+        try:
+            yield
+        finally:
+            for hook in reversed(container.extras.get("shutdown", [])):
+                await hook()
+            await container.broker.close()
+            container.dispose()
+
+    app = FastAPI(
+        title="Teranga API",
+        version=__version__,
+        description="Plateforme numérique souveraine — API publique de Teranga.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    app.state.settings = settings
+    errors.install(app)
+    app.include_router(health.router)
+    for module in domain_modules("web"):
+        setup = getattr(module, "setup", None)
+        if setup is not None:
+            setup(app, container)
+        router = getattr(module, "router", None)
+        if router is not None:
+            app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Entry point for ``uvicorn --factory`` (used by ``teranga serve --workers N``)."""
+    return create_app(load_settings())

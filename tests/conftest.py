@@ -1,0 +1,89 @@
+"""Shared fixtures: settings and migrated databases on SQLite and PostgreSQL, NATS URL.
+
+``db_settings`` is parametrised over both databases; tests that take it run twice.
+On PostgreSQL the app connects as the unprivileged role ``teranga_app`` (RLS applies)
+while migrations run as the owner.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from teranga import schema
+from teranga.config import Settings
+from teranga.container import Container, build_container
+from tests import services
+
+os.environ.setdefault("TERANGA_ENV", "test")
+APP_ROLE = "teranga_app"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[services.PgServer]:
+    with services.postgres() as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def nats_url() -> Iterator[str]:
+    with services.nats() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_server: services.PgServer) -> Iterator[tuple[str, str]]:
+    """A fresh migrated database for the session: (admin_url, app_url)."""
+    name = pg_server.create_database()
+    admin = pg_server.url(name)
+    schema.upgrade(admin, APP_ROLE)
+    try:
+        yield admin, pg_server.url(name, user=APP_ROLE)
+    finally:
+        pg_server.drop_database(name)
+
+
+def make_settings(tmp: Path, **kw: object) -> Settings:
+    base: dict[str, object] = {
+        "env": "test",
+        "data_dir": tmp,
+        "secret_key": "test-secret-key-not-for-production-0123456789",
+        "log_json": False,
+    }
+    base.update(kw)
+    return Settings(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> Settings:
+    s = make_settings(tmp_path)
+    schema.upgrade(s.resolved_admin_url)
+    return s
+
+
+@pytest.fixture
+def pg_settings(tmp_path: Path, pg_database: tuple[str, str]) -> Settings:
+    admin, app = pg_database
+    return make_settings(tmp_path, database_url=app, database_admin_url=admin, app_db_role=APP_ROLE)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("pg", marks=pytest.mark.pg)])
+def db_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    if request.param == "sqlite":
+        s = make_settings(tmp_path)
+        schema.upgrade(s.resolved_admin_url)
+        return s
+    settings: Settings = request.getfixturevalue("pg_settings")
+    return settings
+
+
+@pytest.fixture
+def container(db_settings: Settings) -> Iterator[Container]:
+    c = build_container(db_settings)
+    try:
+        yield c
+    finally:
+        c.dispose()
