@@ -50,12 +50,7 @@ class UnitOfWork:
 
     def __enter__(self) -> Self:
         self._session = self._factory()
-        self._session.begin()
-        if self._session.get_bind().dialect.name == "postgresql":
-            self._session.execute(
-                sa.text("SELECT set_config('app.tenant_id', :t, true)"),
-                {"t": str(self.tenant_id) if self.tenant_id else ""},
-            )
+        self._begin()
         return self
 
     def require_tenant(self) -> uuid.UUID:
@@ -75,8 +70,21 @@ class UnitOfWork:
         self.session.flush()
 
     def commit(self) -> None:
+        """Commit now and keep working in a new transaction (same tenant)."""
+        self._commit()
+        self._begin()
+
+    def _begin(self) -> None:
         session = self.session
-        session.commit()
+        session.begin()
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(
+                sa.text("SELECT set_config('app.tenant_id', :t, true)"),
+                {"t": str(self.tenant_id) if self.tenant_id else ""},
+            )
+
+    def _commit(self) -> None:
+        self.session.commit()
         hooks, self._hooks = self._hooks, []
         if self._published:
             hooks.extend(self._global_hooks)
@@ -86,18 +94,12 @@ class UnitOfWork:
                 hook()
             except Exception:  # an after-commit failure must not turn a commit into an error
                 log.exception("after-commit hook failed")
-        session.begin()
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(
-                sa.text("SELECT set_config('app.tenant_id', :t, true)"),
-                {"t": str(self.tenant_id) if self.tenant_id else ""},
-            )
 
     def rollback(self) -> None:
         self._hooks.clear()
         self._published = False
         self.session.rollback()
-        self.session.begin()
+        self._begin()
 
     def __exit__(
         self,
@@ -108,8 +110,11 @@ class UnitOfWork:
         session = self.session
         try:
             if exc_type is None:
-                self.commit()
-            session.rollback()  # ends the transaction opened after the last commit
+                # Loaded objects stay usable (detached, not expired) after the block.
+                self._commit()
+            else:
+                self._hooks.clear()
+                session.rollback()
         finally:
             session.close()
             self._session = None

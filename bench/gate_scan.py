@@ -1,0 +1,257 @@
+"""Gate scanning benchmark: online redeems through the public API on PostgreSQL, and
+offline verification speed.
+
+    ./run bench gate_scan --tickets 4000 --gates 8 --workers 2
+
+Creates a fresh PostgreSQL database, N credentials and G gates, starts ``teranga serve``,
+then G concurrent gate clients scan every credential once, and a share of them a second
+time at another gate at the same moment (the double-entry attack). Prints one JSON line:
+online_redeems_per_s, p50_ms, p99_ms, double_entries (accepted scans beyond one per
+credential, must be 0), offline_verifies_per_s (one core), server_cpu_ms_per_scan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._http import KeepAlive  # noqa: E402
+from teranga import schema  # noqa: E402
+from teranga.access import credentials, service  # noqa: E402
+from teranga.access.domain import Credential  # noqa: E402
+from teranga.access.scanner import OfflineScanner  # noqa: E402
+from teranga.config import Settings  # noqa: E402
+from teranga.container import build_container  # noqa: E402
+from teranga.identity import service as identity  # noqa: E402
+from teranga.tenancy import api as tenancy  # noqa: E402
+
+APP_ROLE = "teranga_app"
+
+
+def free_port() -> int:
+    import socket
+
+    with contextlib.closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_ticks(pids: list[int]) -> float:
+    """User+system CPU seconds of the given processes."""
+    total = 0
+    hz = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / hz
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
+    return [int(p) for p in out.stdout.split()]
+
+
+@contextlib.contextmanager
+def database(admin_base: str) -> Iterator[tuple[str, str]]:
+    name = f"teranga_bench_{uuid.uuid4().hex[:8]}"
+    eng = sa.create_engine(f"{admin_base}/postgres", isolation_level="AUTOCOMMIT")
+    with eng.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        host = admin_base.split("@", 1)[1]
+        yield f"{admin_base}/{name}", f"postgresql+psycopg://{APP_ROLE}@{host}/{name}"
+    finally:
+        with eng.connect() as c:
+            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        eng.dispose()
+
+
+def setup(settings: Settings, n: int, gates: int) -> tuple[str, list[str], list[str], Any]:
+    now = dt.datetime.now(dt.UTC)
+    c = build_container(settings)
+    with c.uow() as uow:
+        tid = tenancy.create_tenant(
+            uow, slug="bench", name="Bench", legal_entity="Bench SA", representative_sn="Dakar",
+            dpo_contact="dpo@bench.sn",
+        ).id
+    with c.uow(tid) as uow:
+        user = identity.create_user(uow, email="agent@bench.sn", display_name="Agent",
+                                    password="bench-password-1234")
+        identity.grant_role(uow, user_id=user.id, role="gate-agent")
+        token, _ = identity.create_token(uow, user_id=user.id, name="bench", scopes=["*"],
+                                         expires_at=None)
+        lst = service.create_list(uow, name="Tribune", accreditation_roles=["volunteer"])
+        gate_ids = [
+            str(service.create_gate(uow, name=f"G{i}", cluster="C", list_ids=[lst.id]).id)
+            for i in range(gates)
+        ]
+    texts: list[str] = []
+    batch = 500
+    for start in range(0, n, batch):
+        with c.uow(tid) as uow:
+            for i in range(start, min(n, start + batch)):
+                texts.append(
+                    service.register_accreditation(
+                        uow, name=f"Volontaire {i}", organisation="JAMBAAR26", role="volunteer",
+                        zones=[], valid_from=now - dt.timedelta(days=1),
+                        valid_until=now + dt.timedelta(days=2),
+                    ).qr_text
+                )
+    with c.uow(tid) as uow:
+        keys = service.badge_public_keys(uow)
+        bundle = service.bundle(uow, gate_id=uuid.UUID(gate_ids[0]), since=None, now=now)
+    c.dispose()
+    return token, gate_ids, texts, (keys, bundle)
+
+
+def offline_rate(texts: list[str], keys_bundle: Any) -> float:
+    keys, bundle = keys_bundle
+
+    def verify(text: str) -> Credential | None:
+        try:
+            return credentials.verify_badge(text, keys).credential()
+        except credentials.BadCredential:
+            return None
+
+    s = OfflineScanner("bench", uuid.UUID(bundle["gate"]["id"]), "G0", verify)
+    s.load_bundle(bundle)
+    now = dt.datetime.now(dt.UTC)
+    t0 = time.perf_counter()
+    for t in texts:
+        s.scan(t, now)
+    return len(texts) / (time.perf_counter() - t0)
+
+
+async def load(port: int, token: str, gate_ids: list[str], texts: list[str], dup_share: float,
+               seed: int) -> dict[str, Any]:
+    rng = random.Random(seed)
+    jobs: list[list[tuple[str, str]]] = [[] for _ in gate_ids]
+    for i, text in enumerate(texts):
+        g = i % len(gate_ids)
+        jobs[g].append((gate_ids[g], text))
+        if rng.random() < dup_share:  # the same ticket presented at another gate
+            other = (g + 1 + rng.randrange(len(gate_ids) - 1)) % len(gate_ids)
+            jobs[other].append((gate_ids[other], text))
+    for j in jobs:
+        rng.shuffle(j)
+    latencies: list[float] = []
+    accepted: dict[str, int] = {}
+    errors = 0
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def gate(k: int) -> None:
+        nonlocal errors
+        cli = KeepAlive("127.0.0.1", port, headers)
+        await cli.connect()
+        for n, (gid, text) in enumerate(jobs[k]):
+            t0 = time.perf_counter()
+            status, body = await cli.request(
+                "POST", f"/api/v1/access/gates/{gid}/scans",
+                {"text": text, "scanner_id": f"gate-{k}", "nonce": f"{k}-{n}"},
+            )
+            latencies.append((time.perf_counter() - t0) * 1000)
+            if status != 200:
+                errors += 1
+                continue
+            if json.loads(body)["accepted"]:
+                accepted[text] = accepted.get(text, 0) + 1
+        await cli.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(gate(k) for k in range(len(gate_ids))))
+    wall = time.perf_counter() - t0
+    latencies.sort()
+    total = len(latencies)
+    return {
+        "scans": total,
+        "wall_s": wall,
+        "online_redeems_per_s": round(total / wall, 1),
+        "p50_ms": round(latencies[total // 2], 2),
+        "p99_ms": round(latencies[min(total - 1, int(total * 0.99))], 2),
+        "double_entries": sum(v - 1 for v in accepted.values() if v > 1),
+        "not_admitted": len(texts) - len(accepted),
+        "errors": errors,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--tickets", type=int, default=4000)
+    ap.add_argument("--gates", type=int, default=8)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--dup-share", type=float, default=0.2)
+    ap.add_argument("--admin-base", default="postgresql+psycopg://postgres@127.0.0.1:5432")
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    with database(args.admin_base) as (admin, app), tempfile.TemporaryDirectory() as tmp:
+        schema.upgrade(admin, APP_ROLE)
+        settings = Settings(data_dir=Path(tmp), database_url=app, database_admin_url=admin,
+                            secret_key="bench-secret-key-0123456789abcdef", log_json=True,
+                            log_level="WARNING")
+        t0 = time.perf_counter()
+        token, gate_ids, texts, kb = setup(settings, args.tickets, args.gates)
+        setup_s = time.perf_counter() - t0
+        offline = offline_rate(texts, kb)
+        port = free_port()
+        env = {**os.environ, "TERANGA_DATABASE_URL": app, "TERANGA_DATABASE_ADMIN_URL": admin,
+               "TERANGA_DATA_DIR": tmp, "TERANGA_SECRET_KEY": settings.secret_key,
+               "TERANGA_LOG_LEVEL": "WARNING"}
+        exe = str(Path(sys.executable).parent / "teranga")
+        proc = subprocess.Popen(
+            [exe, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers",
+             str(args.workers), "--no-upgrade"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                        break
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise SystemExit("server did not start")
+                time.sleep(0.2)
+            pids = [proc.pid, *children(proc.pid)]
+            cpu0 = cpu_ticks(pids)
+            res = asyncio.run(load(port, token, gate_ids, texts, args.dup_share, args.seed))
+            cpu = cpu_ticks(pids) - cpu0
+        finally:
+            proc.terminate()
+            proc.wait(20)
+    res.update(
+        {
+            "credentials": args.tickets,
+            "gates": args.gates,
+            "workers": args.workers,
+            "offline_verifies_per_s": round(offline, 1),
+            "server_cpu_ms_per_scan": round(cpu * 1000 / res["scans"], 3),
+            "setup_s": round(setup_s, 1),
+            "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+            f"Python {platform.python_version()}",
+        }
+    )
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()

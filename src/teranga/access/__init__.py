@@ -1,0 +1,1 @@
+"""Contrôle d'accès: each valid ticket or badge enters once, online or offline."""

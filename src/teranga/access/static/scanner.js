@@ -1,0 +1,299 @@
+// Teranga gate scanner: decides online when the server answers quickly, offline otherwise,
+// and switches between the two by itself. Mirrors teranga/access/scanner.py and domain.py.
+"use strict";
+(() => {
+  const cfg = JSON.parse(document.getElementById("scanner-config").textContent);
+  const gateId = cfg.gate_id;
+  const store = "teranga-scanner-" + gateId;
+  const api = "/api/v1/access/gates/" + gateId;
+  const ONLINE_TIMEOUT_MS = 1500;
+  const $ = (id) => document.getElementById(id);
+  const state = load() || { scannerId: "web-" + rnd(), seq: 0, bundle: null, queue: [],
+                            presence: {}, revoked: [], cursor: null };
+  let online = false;
+  let keys = { ticket: {}, badge: {} };
+  let lists = [];
+
+  function rnd() {
+    const a = new Uint8Array(8); crypto.getRandomValues(a);
+    return Array.from(a, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+  function load() { try { return JSON.parse(localStorage.getItem(store)); } catch { return null; } }
+  function save() { localStorage.setItem(store, JSON.stringify(state)); }
+
+  // -- encodings ------------------------------------------------------------------------
+  const B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
+  function b45decode(s) {
+    const out = [];
+    for (let i = 0; i < s.length; i += 3) {
+      const c = s.slice(i, i + 3).split("").map((ch) => B45.indexOf(ch));
+      if (c.some((v) => v < 0)) return null;
+      if (c.length === 3) {
+        const n = c[0] + c[1] * 45 + c[2] * 2025;
+        if (n > 0xffff) return null;
+        out.push(n >> 8, n & 0xff);
+      } else if (c.length === 2) {
+        const n = c[0] + c[1] * 45;
+        if (n > 0xff) return null;
+        out.push(n);
+      } else return null;
+    }
+    return new Uint8Array(out);
+  }
+  function b32decode(s) {
+    const A = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let bits = 0, val = 0; const out = [];
+    for (const ch of s) {
+      const v = A.indexOf(ch); if (v < 0) return null;
+      val = (val << 5) | v; bits += 5;
+      if (bits >= 8) { out.push((val >>> (bits - 8)) & 0xff); bits -= 8; }
+    }
+    return new Uint8Array(out);
+  }
+  const b64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+  const hex = (u) => Array.from(u, (b) => b.toString(16).padStart(2, "0")).join("");
+  function uuidOf(u) {
+    const h = hex(u);
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  async function importKeys(b) {
+    keys = { ticket: {}, badge: {} };
+    for (const kind of ["ticket", "badge"]) {
+      for (const k of b.keys[kind] || []) {
+        try {
+          keys[kind][k.key_id] = await crypto.subtle.importKey(
+            "raw", b64(k.public_key), { name: "Ed25519" }, false, ["verify"]);
+        } catch (e) { console.warn("key import failed", e); }
+      }
+    }
+    lists = b.lists.map((l) => ({ ...l,
+      opens: l.opens_at ? Date.parse(l.opens_at) : null,
+      closes: l.closes_at ? Date.parse(l.closes_at) : null }));
+  }
+
+  // -- offline verification (same byte layouts as the server) -----------------------------
+  async function verify(text) {
+    text = text.trim().toUpperCase();
+    const dv = (u) => new DataView(u.buffer, u.byteOffset, u.byteLength);
+    if (text.startsWith("TB1")) {  // accreditation badge
+      const raw = b32decode(text.slice(3)); if (!raw || raw.length < 96) return null;
+      const d = dv(raw); const n = raw[31];
+      if (raw[0] !== 1 || raw[1] !== 0x42 || raw.length !== 32 + n + 64) return null;
+      const key = keys.badge[d.getUint32(2)]; if (!key) return null;
+      const ok = await crypto.subtle.verify({ name: "Ed25519" }, key, raw.slice(32 + n), raw.slice(0, 32 + n));
+      if (!ok) return null;
+      const roles = ["athlete", "coach", "official", "media", "volunteer", "staff"];
+      return { kind: "badge", id: uuidOf(raw.slice(6, 22)), from: d.getUint32(22) * 1000,
+               until: d.getUint32(26) * 1000, role: roles[raw[30]],
+               zones: new TextDecoder().decode(raw.slice(32, 32 + n)).split(",").filter(Boolean) };
+    }
+    const raw = b45decode(text);
+    if (!raw || raw.length !== 109 || raw[0] !== 1) return null;
+    const d = dv(raw);
+    const key = keys.ticket[d.getUint32(1)]; if (!key) return null;
+    const ok = await crypto.subtle.verify({ name: "Ed25519" }, key, raw.slice(45), raw.slice(0, 45));
+    if (!ok) return null;
+    return { kind: "ticket", id: uuidOf(raw.slice(5, 21)), tag: hex(raw.slice(21, 29)),
+             zone: d.getUint16(29), category: d.getUint16(31),
+             from: d.getUint32(37) * 60000, until: d.getUint32(41) * 60000 };
+  }
+
+  function checkRule(c, l, now) {
+    if (now < c.from || (l.opens && now < l.opens)) return "not_yet_valid";
+    if (now > c.until || (l.closes && now > l.closes)) return "expired";
+    if (c.kind === "badge") {
+      if (!l.accreditation_roles.includes(c.role)) return "wrong_zone";
+      if (l.badge_zones.length && !c.zones.some((z) => l.badge_zones.includes(z))) return "wrong_zone";
+      return "ok";
+    }
+    if (!l.session_tags.includes(c.tag)) return "wrong_session";
+    if (l.zone_nos.length && !l.zone_nos.includes(c.zone)) return "wrong_zone";
+    if (l.category_nos.length && !l.category_nos.includes(c.category)) return "wrong_zone";
+    return "ok";
+  }
+
+  async function decideOffline(text, direction, now) {
+    const c = await verify(text);
+    if (!c) return { accepted: false, reason: "unknown", list: null, cred: null };
+    let res = { accepted: false, reason: c.kind === "ticket" ? "wrong_session" : "wrong_zone",
+                list: null, cred: c };
+    for (const l of lists) {
+      if (direction === "out" && !l.exit_scans) continue;
+      let r = state.revoked.includes(c.id) ? "revoked" : checkRule(c, l, now);
+      const p = state.presence[l.id + "/" + c.id];
+      if (r === "ok") {
+        if (direction === "out") r = p && p.inside ? "ok" : "not_inside";
+        else if (p && (p.inside || !l.allow_reentry)) r = "already_entered";
+      }
+      if (r === "ok" || (r !== "wrong_session" && r !== "wrong_zone")) {
+        res = { accepted: r === "ok", reason: r, list: l.id, cred: c, presence: p };
+        break;
+      }
+    }
+    return res;
+  }
+
+  function learn(listId, credId, gate, at, direction) {
+    const k = listId + "/" + credId; const p = state.presence[k];
+    if (direction === "out") { if (p) p.inside = false; return; }
+    if (!p) state.presence[k] = { inside: true, gate, at };
+    else { p.inside = true; if (at < p.at) { p.gate = gate; p.at = at; } }
+  }
+
+  // -- network ---------------------------------------------------------------------------
+  async function call(method, url, body, timeout) {
+    const ctl = new AbortController();
+    const t = setTimeout(() => ctl.abort(), timeout || 8000);
+    try {
+      const r = await fetch(url, { method, signal: ctl.signal, credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": cfg.csrf },
+        body: body ? JSON.stringify(body) : undefined });
+      return r;
+    } finally { clearTimeout(t); }
+  }
+
+  function setOnline(v) {
+    online = v;
+    const n = $("net");
+    n.textContent = v ? cfg.labels.online : cfg.labels.offline;
+    n.className = v ? "on" : "off";
+    $("queue").textContent = String(state.queue.length);
+  }
+
+  async function refresh() {
+    try {
+      const url = api + "/bundle" + (state.cursor ? "?since=" + encodeURIComponent(state.cursor) : "");
+      const r = await call("GET", url, null, 8000);
+      if (!r.ok) throw new Error("bundle " + r.status);
+      const b = await r.json();
+      if (b.full) { state.presence = {}; state.revoked = []; }
+      state.bundle = { lists: b.lists, keys: b.keys };
+      for (const id of b.revoked) if (!state.revoked.includes(id)) state.revoked.push(id);
+      for (const e of b.entries) learn(e.list_id, e.credential_id, e.gate, Date.parse(e.at), e.direction);
+      state.cursor = b.cursor;
+      if (b.messages) cfg.messages = b.messages;
+      await importKeys(state.bundle);
+      save();
+      return true;
+    } catch (e) { return false; }
+  }
+
+  async function flush() {
+    if (!state.queue.length) return true;
+    const batch = state.queue.slice(0, 500);
+    try {
+      const r = await call("POST", api + "/sync", { scanner_id: state.scannerId, scans: batch }, 8000);
+      if (!r.ok) return false;
+      state.queue = state.queue.slice(batch.length);
+      save();
+      return true;
+    } catch (e) { return false; }
+  }
+
+  async function tick() {
+    const ok = (await flush()) && (await refresh());
+    setOnline(ok);
+  }
+
+  // -- scanning --------------------------------------------------------------------------
+  function show(accepted, text, detail) {
+    const v = $("verdict");
+    v.className = accepted ? "ok" : "ko";
+    v.innerHTML = "";
+    const big = document.createElement("div"); big.className = "big";
+    big.textContent = accepted ? "✔ " + cfg.messages.ok : "✖ " + text;
+    v.appendChild(big);
+    if (detail) { const w = document.createElement("div"); w.className = "why"; w.textContent = detail; v.appendChild(w); }
+    beep(accepted);
+  }
+  function beep(ok) {
+    try {
+      const ac = new (window.AudioContext || window.webkitAudioContext)();
+      const o = ac.createOscillator(); o.frequency.value = ok ? 880 : 220;
+      o.connect(ac.destination); o.start(); o.stop(ac.currentTime + (ok ? 0.15 : 0.5));
+      if (navigator.vibrate) navigator.vibrate(ok ? 80 : [200, 100, 200]);
+    } catch (e) { /* sound is a bonus */ }
+  }
+  function enteredText(gate, at) {
+    const t = new Date(at); const hh = String(t.getHours()).padStart(2, "0");
+    const mm = String(t.getMinutes()).padStart(2, "0");
+    return cfg.labels.entered_at.replace("%(gate)s", gate).replace("%(time)s", hh + ":" + mm);
+  }
+
+  async function handle(text) {
+    const direction = $("exit").checked ? "out" : "in";
+    const nonce = state.scannerId + "-" + (++state.seq);
+    const now = Date.now();
+    if (online) {
+      try {
+        const r = await call("POST", api + "/scans",
+          { text, scanner_id: state.scannerId, nonce, direction }, ONLINE_TIMEOUT_MS);
+        if (r.ok) {
+          const d = await r.json();
+          if (d.accepted && d.credential_id) {
+            for (const l of lists) learn(l.id, d.credential_id, cfg.gate_name, now, direction);
+          }
+          save();
+          show(d.accepted, d.message, null);
+          return;
+        }
+        if (r.status < 500 && r.status !== 408) {
+          const d = await r.json().catch(() => ({ message: "?" }));
+          show(false, d.message || "?", null); return;
+        }
+      } catch (e) { /* timeout or network: decide offline */ }
+      setOnline(false);
+    }
+    const d = await decideOffline(text, direction, now);
+    if (d.accepted) learn(d.list, d.cred.id, cfg.gate_name, now, direction);
+    state.queue.push({ nonce, list_id: d.list, credential_id: d.cred ? d.cred.id : null,
+                       at: new Date(now).toISOString(), direction, accepted: d.accepted,
+                       reason: d.reason });
+    save();
+    $("queue").textContent = String(state.queue.length);
+    const detail = d.reason === "already_entered" && d.presence ? enteredText(d.presence.gate, d.presence.at) : null;
+    show(d.accepted, cfg.messages[d.reason] || d.reason, detail);
+  }
+
+  $("manual").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const v = $("code").value; $("code").value = "";
+    if (v.trim()) handle(v);
+  });
+
+  $("camera").addEventListener("click", async () => {
+    if (!("BarcodeDetector" in window) || !navigator.mediaDevices) {
+      show(false, cfg.labels.no_camera, null); return;
+    }
+    const video = $("video"); video.hidden = false;
+    const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+    video.srcObject = stream; await video.play();
+    const det = new window.BarcodeDetector({ formats: ["qr_code"] });
+    let last = "", lastAt = 0;
+    const loop = async () => {
+      try {
+        const codes = await det.detect(video);
+        if (codes.length) {
+          const t = codes[0].rawValue; const n = Date.now();
+          if (t !== last || n - lastAt > 3000) { last = t; lastAt = n; await handle(t); }
+        }
+      } catch (e) { /* keep scanning */ }
+      setTimeout(loop, 150);
+    };
+    loop();
+  });
+
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/controle/sw.js", { scope: "/controle/" }).catch(() => {});
+  }
+  window.addEventListener("online", tick);
+  window.addEventListener("offline", () => setOnline(false));
+  (async () => {
+    if (state.bundle) await importKeys(state.bundle);
+    setOnline(false);
+    await tick();
+    setInterval(tick, 5000);
+    document.body.dataset.scannerReady = "1";
+  })();
+})();

@@ -1,0 +1,50 @@
+"""Tickets as access credentials, through the billetterie's public api only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+
+from teranga.access.domain import Credential
+from teranga.platform.uow import UnitOfWork
+
+
+def decode(uow: UnitOfWork, text: str) -> Credential | None:
+    """A signed QR payload (checked offline-style against the tenant's keys) or a short
+    code (looked up online); None when unknown, forged or malformed."""
+    from teranga.ticketing import api as ticketing
+
+    claims = ticketing.verify_ticket_text(uow, text)
+    if claims is None:
+        return None
+    return Credential(
+        kind="ticket",
+        credential_id=claims.ticket_id,
+        valid_from=claims.valid_from,
+        valid_until=claims.valid_until,
+        session_tag=claims.session_tag,
+        zone_no=claims.zone_no,
+        category_no=claims.category_no,
+        seat_no=claims.seat_no,
+    )
+
+
+def is_revoked(uow: UnitOfWork, ticket_id: uuid.UUID) -> bool:
+    from teranga.ticketing import api as ticketing
+
+    return ticketing.is_revoked(uow, ticket_id)
+
+
+def public_keys_for_sessions(
+    uow: UnitOfWork, session_ids: Sequence[uuid.UUID]
+) -> list[dict[str, object]]:
+    from teranga.ticketing import api as ticketing
+
+    return ticketing.public_keys_for_sessions(uow, session_ids)
+
+
+def revoked_since(uow: UnitOfWork, after: dt.datetime | None) -> list[str]:
+    from teranga.ticketing import api as ticketing
+
+    return [str(t) for t in ticketing.revoked_since(uow, after)]

@@ -1,0 +1,146 @@
+"""Access control through the public API: roles, scans, offline sync, badge pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from teranga.config import Settings
+from teranga.container import Container
+from teranga.web.app import create_app
+from tests.factories import bearer, make_principal_token, make_tenant
+
+NOW = dt.datetime.now(dt.UTC)
+
+
+@pytest.fixture
+def client(db_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(db_settings), follow_redirects=False) as c:
+        yield c
+
+
+def _container(c: TestClient) -> Container:
+    container: Container = c.app.state.container  # type: ignore[attr-defined]
+    return container
+
+
+def test_organiser_configures_and_agent_scans(client: TestClient) -> None:
+    tid = make_tenant(_container(client))
+    org = bearer(make_principal_token(_container(client), tid, "organiser-admin"))
+    agent = bearer(make_principal_token(_container(client), tid, "gate-agent"))
+    lst = client.post(
+        "/api/v1/access/lists",
+        json={"name": "Zone mixte", "accreditation_roles": ["media"], "badge_zones": ["MIX"]},
+        headers=org,
+    )
+    assert lst.status_code == 201, lst.text
+    gate = client.post(
+        "/api/v1/access/gates",
+        json={"name": "Porte 3", "cluster": "Est", "list_ids": [lst.json()["id"]]},
+        headers=org,
+    )
+    assert gate.status_code == 201
+    gid = gate.json()["id"]
+    badge = client.post(
+        "/api/v1/access/accreditations",
+        json={
+            "name": "Ibrahima Fall",
+            "organisation": "APS",
+            "role": "media",
+            "zones": ["mix"],
+            "valid_from": (NOW - dt.timedelta(days=1)).isoformat(),
+            "valid_until": (NOW + dt.timedelta(days=1)).isoformat(),
+        },
+        headers=org,
+    )
+    assert badge.status_code == 201, badge.text
+    qr = badge.json()["qr_text"]
+    # A gate agent cannot configure; an organiser's config routes answer the agent 403.
+    assert client.post("/api/v1/access/lists", json={"name": "x"}, headers=agent).status_code == 403
+    body = {"text": qr, "scanner_id": "phone-1", "nonce": "1"}
+    first = client.post(f"/api/v1/access/gates/{gid}/scans", json=body, headers=agent)
+    assert first.status_code == 200
+    assert first.json()["accepted"] is True
+    second = client.post(
+        f"/api/v1/access/gates/{gid}/scans", json={**body, "nonce": "2"}, headers=agent
+    )
+    assert second.json()["reason"] == "already_entered"
+    assert "Porte 3" in second.json()["message"]
+    assert second.json()["message"].startswith("Déjà entré")
+    replay = client.post(f"/api/v1/access/gates/{gid}/scans", json=body, headers=agent)
+    assert replay.json()["replayed"] is True
+    # Offline bundle and sync.
+    bundle = client.get(f"/api/v1/access/gates/{gid}/bundle", headers=agent).json()
+    assert bundle["entries"][0]["credential_id"] == badge.json()["id"]
+    assert bundle["messages"]["unknown"]
+    sync = client.post(
+        f"/api/v1/access/gates/{gid}/sync",
+        json={
+            "scanner_id": "phone-2",
+            "scans": [
+                {
+                    "nonce": "p2-1",
+                    "list_id": lst.json()["id"],
+                    "credential_id": badge.json()["id"],
+                    "at": NOW.isoformat(),
+                    "accepted": True,
+                    "reason": "ok",
+                }
+            ],
+        },
+        headers=agent,
+    )
+    assert sync.status_code == 200, sync.text
+    assert sync.json()["conflicts"] == 1
+    conflicts = client.get("/api/v1/access/conflicts", headers=org).json()
+    assert [c["second_gate"] for c in conflicts] == ["Porte 3"]
+
+
+def test_bad_input_is_a_clear_4xx(client: TestClient) -> None:
+    tid = make_tenant(_container(client))
+    org = bearer(make_principal_token(_container(client), tid, "organiser-admin"))
+    r = client.post(
+        "/api/v1/access/accreditations",
+        json={
+            "name": "X",
+            "organisation": "Y",
+            "role": "spy",
+            "valid_from": NOW.isoformat(),
+            "valid_until": NOW.isoformat(),
+        },
+        headers=org,
+    )
+    assert r.status_code == 422
+    assert r.json()["code"] == "validation_failed"
+    missing = client.get(f"/api/v1/access/gates/{uuid.uuid4()}", headers=org)
+    assert missing.status_code == 404
+    sync = client.post(
+        f"/api/v1/access/gates/{uuid.uuid4()}/sync",
+        json={"scanner_id": "x", "scans": [{"nonce": "1"}]},
+        headers=org,
+    )
+    assert sync.status_code == 422
+
+
+def test_badge_page_shows_qr(client: TestClient) -> None:
+    tid = make_tenant(_container(client))
+    org = bearer(make_principal_token(_container(client), tid, "organiser-admin"))
+    badge = client.post(
+        "/api/v1/access/accreditations",
+        json={
+            "name": "Khady Sow",
+            "organisation": "JAMBAAR26",
+            "role": "volunteer",
+            "valid_from": NOW.isoformat(),
+            "valid_until": (NOW + dt.timedelta(days=5)).isoformat(),
+        },
+        headers=org,
+    ).json()
+    page = client.get(f"/accreditation/{badge['id']}", headers=org)
+    assert page.status_code == 200
+    assert "Khady Sow" in page.text
+    assert "<svg" in page.text
