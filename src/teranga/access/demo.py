@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import sqlalchemy as sa
 
@@ -10,6 +11,7 @@ from teranga.access import service
 from teranga.access.models import Gate
 from teranga.config import Settings
 from teranga.container import build_container
+from teranga.platform.uow import UnitOfWork
 from teranga.tenancy import api as tenancy
 
 GAMES_START = dt.datetime(2026, 10, 29, 0, 0, tzinfo=dt.UTC)
@@ -23,10 +25,10 @@ PEOPLE = (
 )
 
 
-def _ticket_sessions(uow: object) -> list[object]:
+def _ticket_sessions(uow: UnitOfWork) -> list[uuid.UUID]:
     from teranga.ticketing import api as ticketing
 
-    return list(ticketing.demo_session_ids(uow))  # type: ignore[arg-type]
+    return ticketing.session_ids(uow)
 
 
 def load(settings: Settings) -> list[str]:
@@ -41,7 +43,7 @@ def load(settings: Settings) -> list[str]:
             spectators = service.create_list(
                 uow,
                 name="Spectateurs — séances de la démo",
-                session_ids=sessions,  # type: ignore[arg-type]
+                session_ids=sessions,
                 opens_at=None,
             )
             accredited = service.create_list(
@@ -58,6 +60,8 @@ def load(settings: Settings) -> list[str]:
                 ("Porte Presse", "Dakar Arena Sud", [accredited.id]),
             ):
                 service.create_gate(uow, name=name, cluster=cluster, list_ids=lists)
+            # The Games are the reference period; the demo keeps its badges usable after them.
+            until = max(GAMES_END, container.clock.now() + dt.timedelta(days=90))
             for name, org, role, zones in PEOPLE:
                 service.register_accreditation(
                     uow,
@@ -66,7 +70,7 @@ def load(settings: Settings) -> list[str]:
                     role=role,
                     zones=zones,
                     valid_from=GAMES_START,
-                    valid_until=GAMES_END,
+                    valid_until=until,
                 )
         return [
             f"access: 3 gates, 2 check-in lists ({len(sessions)} sessions), "

@@ -6,10 +6,11 @@ hold no name, only a credential id: they are found through the ``credential`` id
 other providers derive (a ticket's id) or through the accreditation itself.
 
 Erasure seals a tombstone over the name (the column is NOT NULL) and drops the photo. A
-badge without a name or photo can no longer be checked against its bearer, so a badge
-still valid is revoked (audited by access). Entry records stay: they carry no personal
-data once the credential is pseudonymised, and presence rows are what stops a second
-entry. Without legal hold, the scans of an erased accreditation are deleted too.
+badge without a name or photo can no longer be checked against its bearer, so the badge
+is revoked (audited by access; harmless when it has expired already). Entry records
+stay: they carry no personal data once the credential is pseudonymised, and presence rows
+are what stops a second entry. Without legal hold, the scans of an erased accreditation
+are deleted too.
 """
 
 from __future__ import annotations
@@ -188,7 +189,7 @@ class AccessSubjects:
             )
         )
         for a in accs:
-            if a.revoked_at is None and a.valid_until > now:
+            if a.revoked_at is None:
                 service.revoke_accreditation(uow, a.id, now=now, actor_id=None)
             if _tombstone(uow, a):
                 changed += 1
@@ -305,7 +306,7 @@ def _list_names(uow: UnitOfWork, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
         return {}
     rows = uow.session.execute(
         sa.select(CheckinList.id, CheckinList.name).where(CheckinList.id.in_(ids))
-    ).tuples()
+    ).all()
     return dict(rows)
 
 

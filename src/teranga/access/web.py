@@ -328,7 +328,18 @@ def scanner_page(
     return render(
         request,
         "access/scanner.html",
-        {"gate": gate, "messages": reason_messages(), "csrf_token": csrf},
+        {
+            "gate": gate,
+            "messages": reason_messages(),
+            "csrf_token": csrf,
+            "labels": {
+                "online": _("Online"),
+                "offline": _("Offline"),
+                # Filled in by the script with the gate and time of the first entry.
+                "entered_at": _("Already entered at gate %(gate)s at %(time)s"),
+                "no_camera": _("No camera scanning on this phone: type the code."),
+            },
+        },
     )
 
 

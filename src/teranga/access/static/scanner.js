@@ -286,6 +286,14 @@
 
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/controle/sw.js", { scope: "/controle/" }).catch(() => {});
+    // Keep this page and everything it loads in the cache the service worker serves
+    // offline, so a reload without network still opens the scanner.
+    if (window.caches && navigator.onLine) {
+      const urls = [location.pathname + location.search];
+      document.querySelectorAll("link[rel=stylesheet], link[rel=icon], script[src]")
+        .forEach((el) => urls.push(el.getAttribute("href") || el.getAttribute("src")));
+      caches.open("teranga-scanner-v1").then((c) => c.addAll(urls)).catch(() => {});
+    }
   }
   window.addEventListener("online", tick);
   window.addEventListener("offline", () => setOnline(false));

@@ -10,11 +10,13 @@ self.addEventListener("fetch", (e) => {
   if (url.origin !== location.origin) return;
   const isShell = url.pathname.startsWith("/controle/") || url.pathname.startsWith("/static/");
   if (!isShell) return;
+  // The page itself is cached by the scanner script (with the assets it uses).
   // Network first (fresh page, fresh CSRF token), cache as fallback.
   e.respondWith(
     fetch(req).then((res) => {
       if (res.ok) { const copy = res.clone(); caches.open(CACHE).then((c) => c.put(req, copy)); }
       return res;
-    }).catch(() => caches.match(req).then((hit) => hit || new Response("offline", { status: 503 })))
+    }).catch(() => caches.match(req, { ignoreVary: true })
+      .then((hit) => hit || new Response("Hors ligne / offline", { status: 503 })))
   );
 });
