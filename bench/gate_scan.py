@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import datetime as dt
 import json
@@ -26,23 +27,21 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench._http import KeepAlive  # noqa: E402
-from teranga import schema  # noqa: E402
-from teranga.access import credentials, service  # noqa: E402
-from teranga.access.domain import Credential  # noqa: E402
-from teranga.access.scanner import OfflineScanner  # noqa: E402
-from teranga.config import Settings  # noqa: E402
-from teranga.container import build_container  # noqa: E402
-from teranga.identity import service as identity  # noqa: E402
-from teranga.tenancy import api as tenancy  # noqa: E402
+from _http import KeepAlive  # bench/ is on sys.path when run as a script
+from teranga import schema
+from teranga.access import credentials, service
+from teranga.access.domain import Credential
+from teranga.access.scanner import OfflineScanner
+from teranga.config import Settings
+from teranga.container import build_container
+from teranga.identity import service as identity
+from teranga.tenancy import api as tenancy
 
 APP_ROLE = "teranga_app"
 
@@ -86,64 +85,138 @@ def database(admin_base: str) -> Iterator[tuple[str, str]]:
         eng.dispose()
 
 
-def setup(settings: Settings, n: int, gates: int) -> tuple[str, list[str], list[str], Any]:
+def setup(
+    settings: Settings, n: int, gates: int, kind: str
+) -> tuple[str, list[str], list[str], Any]:
+    """Tenant, a gate-agent token, one check-in list served by G gates, N credentials."""
+    from teranga.ticketing import api as ticketing_api
+    from teranga.ticketing import sales
+    from teranga.ticketing import service as catalogue
+
     now = dt.datetime.now(dt.UTC)
     c = build_container(settings)
     with c.uow() as uow:
         tid = tenancy.create_tenant(
-            uow, slug="bench", name="Bench", legal_entity="Bench SA", representative_sn="Dakar",
+            uow,
+            slug="bench",
+            name="Bench",
+            legal_entity="Bench SA",
+            representative_sn="Dakar",
             dpo_contact="dpo@bench.sn",
         ).id
     with c.uow(tid) as uow:
-        user = identity.create_user(uow, email="agent@bench.sn", display_name="Agent",
-                                    password="bench-password-1234")
+        user = identity.create_user(
+            uow, email="agent@bench.sn", display_name="Agent", password="bench-password-1234"
+        )
         identity.grant_role(uow, user_id=user.id, role="gate-agent")
-        token, _ = identity.create_token(uow, user_id=user.id, name="bench", scopes=["*"],
-                                         expires_at=None)
-        lst = service.create_list(uow, name="Tribune", accreditation_roles=["volunteer"])
+        token, _ = identity.create_token(
+            uow, user_id=user.id, name="bench", scopes=["*"], expires_at=None
+        )
+        session_id = None
+        if kind == "ticket":
+            ev = catalogue.create_event(uow, name="Finale — bench")
+            sess = catalogue.create_session(
+                uow,
+                event_id=ev.id,
+                name="Finale",
+                starts_at=now + dt.timedelta(hours=1),
+                ends_at=now + dt.timedelta(hours=3),
+                sale_starts_at=now - dt.timedelta(days=1),
+                venue_name="Dakar Arena",
+                per_order_limit=10,
+                per_person_limit=None,
+            )
+            zone = catalogue.add_zone(uow, session_id=sess.id, name="Pelouse", capacity=n)
+            cat = catalogue.add_category(
+                uow, session_id=sess.id, zone_id=zone.id, name="Pelouse", price_xof=2000
+            )
+            session_id = sess.id
+            lst = service.create_list(uow, name="Tribune", session_ids=[sess.id])
+        else:
+            lst = service.create_list(uow, name="Tribune", accreditation_roles=["volunteer"])
         gate_ids = [
             str(service.create_gate(uow, name=f"G{i}", cluster="C", list_ids=[lst.id]).id)
             for i in range(gates)
         ]
     texts: list[str] = []
-    batch = 500
-    for start in range(0, n, batch):
+    batch = 100
+    for start in range(0, n, batch * 10):
         with c.uow(tid) as uow:
-            for i in range(start, min(n, start + batch)):
-                texts.append(
-                    service.register_accreditation(
-                        uow, name=f"Volontaire {i}", organisation="JAMBAAR26", role="volunteer",
-                        zones=[], valid_from=now - dt.timedelta(days=1),
-                        valid_until=now + dt.timedelta(days=2),
-                    ).qr_text
-                )
+            for i in range(start, min(n, start + batch * 10), 10 if kind == "ticket" else 1):
+                if kind == "ticket":
+                    res = sales.box_office_sale(
+                        uow,
+                        session_id=session_id,
+                        category_id=cat.id,
+                        quantity=min(10, n - i),
+                        actor_id=None,
+                        now=now,
+                    )
+                    texts += [t.qr for t in res.order.tickets]
+                else:
+                    texts.append(
+                        service.register_accreditation(
+                            uow,
+                            name=f"Volontaire {i}",
+                            organisation="JAMBAAR26",
+                            role="volunteer",
+                            zones=[],
+                            valid_from=now - dt.timedelta(days=1),
+                            valid_until=now + dt.timedelta(days=2),
+                        ).qr_text
+                    )
     with c.uow(tid) as uow:
-        keys = service.badge_public_keys(uow)
         bundle = service.bundle(uow, gate_id=uuid.UUID(gate_ids[0]), since=None, now=now)
+        badge_keys = service.badge_public_keys(uow)
+        ticket_keys = {
+            int(k["key_id"]): base64.b64decode(str(k["public_key"]))
+            for k in ticketing_api.public_keys_for_sessions(uow, [session_id] if session_id else [])
+        }
     c.dispose()
-    return token, gate_ids, texts, (keys, bundle)
+    return token, gate_ids, texts, (badge_keys, ticket_keys, bundle)
 
 
 def offline_rate(texts: list[str], keys_bundle: Any) -> float:
-    keys, bundle = keys_bundle
+    """Offline decisions per second on one core: signature check, rules, local presence."""
+    from teranga.ticketing.domain import BadPayload, b45decode, verify_payload
+
+    badge_keys, ticket_keys, bundle = keys_bundle
 
     def verify(text: str) -> Credential | None:
+        if text.startswith(credentials.PREFIX):
+            try:
+                return credentials.verify_badge(text, badge_keys).credential()
+            except credentials.BadCredential:
+                return None
         try:
-            return credentials.verify_badge(text, keys).credential()
-        except credentials.BadCredential:
+            c = verify_payload(b45decode(text), ticket_keys)
+        except BadPayload:
             return None
+        return Credential(
+            kind="ticket",
+            credential_id=c.ticket_id,
+            valid_from=c.valid_from,
+            valid_until=c.valid_until,
+            session_tag=c.session_tag,
+            zone_no=c.zone_no,
+            category_no=c.category_no,
+            seat_no=c.seat_no,
+        )
 
     s = OfflineScanner("bench", uuid.UUID(bundle["gate"]["id"]), "G0", verify)
     s.load_bundle(bundle)
     now = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
-    for t in texts:
-        s.scan(t, now)
-    return len(texts) / (time.perf_counter() - t0)
+    accepted = sum(1 for t in texts if s.scan(t, now).accepted)
+    rate = len(texts) / (time.perf_counter() - t0)
+    if accepted != len(texts):
+        raise SystemExit(f"offline scanner admitted {accepted} of {len(texts)}")
+    return rate
 
 
-async def load(port: int, token: str, gate_ids: list[str], texts: list[str], dup_share: float,
-               seed: int) -> dict[str, Any]:
+async def load(
+    port: int, token: str, gate_ids: list[str], texts: list[str], dup_share: float, seed: int
+) -> dict[str, Any]:
     rng = random.Random(seed)
     jobs: list[list[tuple[str, str]]] = [[] for _ in gate_ids]
     for i, text in enumerate(texts):
@@ -166,7 +239,8 @@ async def load(port: int, token: str, gate_ids: list[str], texts: list[str], dup
         for n, (gid, text) in enumerate(jobs[k]):
             t0 = time.perf_counter()
             status, body = await cli.request(
-                "POST", f"/api/v1/access/gates/{gid}/scans",
+                "POST",
+                f"/api/v1/access/gates/{gid}/scans",
                 {"text": text, "scanner_id": f"gate-{k}", "nonce": f"{k}-{n}"},
             )
             latencies.append((time.perf_counter() - t0) * 1000)
@@ -202,25 +276,47 @@ def main() -> None:
     ap.add_argument("--dup-share", type=float, default=0.2)
     ap.add_argument("--admin-base", default="postgresql+psycopg://postgres@127.0.0.1:5432")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--credential", choices=["ticket", "badge"], default="ticket")
     args = ap.parse_args()
     with database(args.admin_base) as (admin, app), tempfile.TemporaryDirectory() as tmp:
         schema.upgrade(admin, APP_ROLE)
-        settings = Settings(data_dir=Path(tmp), database_url=app, database_admin_url=admin,
-                            secret_key="bench-secret-key-0123456789abcdef", log_json=True,
-                            log_level="WARNING")
+        settings = Settings(
+            data_dir=Path(tmp),
+            database_url=app,
+            database_admin_url=admin,
+            secret_key="bench-secret-key-0123456789abcdef",
+            log_json=True,
+            log_level="WARNING",
+        )
         t0 = time.perf_counter()
-        token, gate_ids, texts, kb = setup(settings, args.tickets, args.gates)
+        token, gate_ids, texts, kb = setup(settings, args.tickets, args.gates, args.credential)
         setup_s = time.perf_counter() - t0
         offline = offline_rate(texts, kb)
         port = free_port()
-        env = {**os.environ, "TERANGA_DATABASE_URL": app, "TERANGA_DATABASE_ADMIN_URL": admin,
-               "TERANGA_DATA_DIR": tmp, "TERANGA_SECRET_KEY": settings.secret_key,
-               "TERANGA_LOG_LEVEL": "WARNING"}
+        env = {
+            **os.environ,
+            "TERANGA_DATABASE_URL": app,
+            "TERANGA_DATABASE_ADMIN_URL": admin,
+            "TERANGA_DATA_DIR": tmp,
+            "TERANGA_SECRET_KEY": settings.secret_key,
+            "TERANGA_LOG_LEVEL": "WARNING",
+        }
         exe = str(Path(sys.executable).parent / "teranga")
         proc = subprocess.Popen(
-            [exe, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers",
-             str(args.workers), "--no-upgrade"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                exe,
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+                "--no-upgrade",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             deadline = time.monotonic() + 60
@@ -241,6 +337,7 @@ def main() -> None:
     res.update(
         {
             "credentials": args.tickets,
+            "credential_kind": args.credential,
             "gates": args.gates,
             "workers": args.workers,
             "offline_verifies_per_s": round(offline, 1),
