@@ -106,7 +106,10 @@ def setup(
         ).id
     with c.uow(tid) as uow:
         user = identity.create_user(
-            uow, email="agent@bench.sn", display_name="Agent", password="bench-password-1234"
+            uow,
+            email="agent@bench.sn",
+            display_name="Agent",
+            password="bench-password-1234",  # noqa: S106 - bench-only account
         )
         identity.grant_role(uow, user_id=user.id, role="gate-agent")
         token, _ = identity.create_token(
@@ -284,7 +287,7 @@ def main() -> None:
             data_dir=Path(tmp),
             database_url=app,
             database_admin_url=admin,
-            secret_key="bench-secret-key-0123456789abcdef",
+            secret_key="bench-secret-key-0123456789abcdef",  # noqa: S106 - bench-only
             log_json=True,
             log_level="WARNING",
         )

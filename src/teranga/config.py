@@ -7,6 +7,7 @@ Defaults are the embedded mode: SQLite under ./var/ and the in-process broker.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +29,72 @@ class StoreDeclaration(BaseModel):
     jurisdiction: str = "SN"
     operator: str = "self-hosted"
     holds_personal_data: bool = True
+
+
+class TransferAuthorisation(BaseModel):
+    """A CDP authorisation (Loi 2008-12 art. 49-51) for personal data in one foreign store.
+
+    It allows the named store in that jurisdiction, for that scope, until ``expires_at``.
+    """
+
+    cdp_ref: str = Field(min_length=1)
+    store: str
+    jurisdiction: str
+    scope: str = Field(min_length=1)
+    expires_at: dt.datetime
+
+    @field_validator("expires_at")
+    @classmethod
+    def _aware(cls, v: dt.datetime) -> dt.datetime:
+        if v.tzinfo is None:
+            raise ValueError("expires_at needs a timezone (e.g. 2027-01-31T23:59:59Z)")
+        return v
+
+
+class WaveSettings(BaseModel):
+    """Wave checkout API (docs.wave.com): one API key per wallet, signed webhooks."""
+
+    enabled: bool = False
+    base_url: str = "https://api.wave.com"
+    api_key: str = ""
+    # Webhook secret; the previous one stays valid during a rotation. "signing_secret":
+    # Wave-Signature HMAC with timestamp (preferred); "shared_secret": the secret comes as
+    # a bearer token (static, so only ever a hint; the status query decides anyway).
+    webhook_strategy: Literal["signing_secret", "shared_secret"] = "signing_secret"
+    webhook_secret: str = ""
+    webhook_secret_previous: str = ""
+
+
+class OrangeMoneySettings(BaseModel):
+    """Orange Money Web Payment (OAuth2 client credentials, notif_token callbacks)."""
+
+    enabled: bool = False
+    base_url: str = "https://api.orange.com"
+    client_id: str = ""
+    client_secret: str = ""
+    merchant_key: str = ""
+    # "dev" in the Orange sandbox (currency OUV), the country code in production.
+    country: str = "dev"
+    currency: str = "OUV"
+    lang: str = "fr"
+
+
+class PaymentSettings(BaseModel):
+    """Mobile-money providers (payments package). Secrets belong in the vault/env."""
+
+    # The built-in sandbox provider; None means "on except in prod".
+    sandbox_enabled: bool | None = None
+    sandbox_secret: str = ""  # HMAC key of sandbox callbacks; derived from secret_key if empty
+    sandbox_store_url: str = ""  # the simulated provider's own store; default under data_dir
+    callback_base_url: str = ""  # public base URL for provider callbacks; default base_url
+    timeout_seconds: float = 10.0
+    connect_timeout_seconds: float = 3.0
+    callback_tolerance_seconds: int = 300
+    payment_ttl_seconds: int = 900
+    # Background reconciler started by payments.include(app); 0 turns it off.
+    reconcile_interval_seconds: int = 60
+    wave: WaveSettings = Field(default_factory=WaveSettings)
+    orange_money: OrangeMoneySettings = Field(default_factory=OrangeMoneySettings)
 
 
 def _config_file() -> Path:
@@ -61,6 +128,7 @@ class Settings(BaseSettings):
     default_tenant: str = "joj-dakar-2026"
     allowed_jurisdictions: list[str] = Field(default_factory=lambda: ["SN"])
     stores: list[StoreDeclaration] = Field(default_factory=list)
+    transfer_authorisations: list[TransferAuthorisation] = Field(default_factory=list)
     kms_backend: Literal["local"] = "local"
     kms_path: Path | None = None
     login_rate_per_account: int = 5
@@ -70,6 +138,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     languages: list[str] = Field(default_factory=lambda: ["fr", "en"])
+    payments: PaymentSettings = Field(default_factory=PaymentSettings)
 
     @field_validator("allowed_jurisdictions")
     @classmethod

@@ -14,6 +14,8 @@ from teranga.config import Settings
 from teranga.platform.broker import Broker, make_broker
 from teranga.platform.clock import Clock
 from teranga.platform.db import make_engine
+from teranga.platform.kms import bind_kms, make_kms
+from teranga.platform.residency import enforce_residency
 from teranga.platform.uow import UnitOfWork, UnitOfWorkFactory
 
 
@@ -35,17 +37,28 @@ class Container:
 
 
 def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
+    clock = clock or Clock()
+    # Fail closed before anything connects: no store of personal data outside the allowed
+    # jurisdictions without a live CDP transfer authorisation (Loi 2008-12 art. 49).
+    enforce_residency(settings, now=clock.now())
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Cross-domain foreign keys (e.g. to tenants) resolve only once every model is imported.
+    from teranga.domains import load_all_models
+
+    load_all_models()
     engine = make_engine(settings.resolved_database_url)
     broker = make_broker(
         settings.broker_url,
         retention_seconds=settings.broker_retention_seconds,
         retention_messages=settings.broker_retention_messages,
     )
+    kms = make_kms(settings)
+    bind_kms(engine, kms)  # privacy.seal/unseal find the tenant keys through the engine
     return Container(
         settings=settings,
         engine=engine,
         uow_factory=UnitOfWorkFactory(engine),
         broker=broker,
-        clock=clock or Clock(),
+        clock=clock,
+        extras={"kms": kms},
     )

@@ -21,6 +21,7 @@ DOMAINS: tuple[str, ...] = (
     "access",
     "results",
     "transport",
+    "webhooks",
 )
 
 

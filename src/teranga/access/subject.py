@@ -27,7 +27,7 @@ from teranga.access.models import Accreditation, CheckinList, ConflictRow, Prese
 from teranga.platform.clock import utcnow
 from teranga.platform.uow import UnitOfWork
 from teranga.privacy import api as privacy
-from teranga.privacy.subjects import (
+from teranga.privacy.api import (
     TOMBSTONE,
     Identifier,
     RetentionClass,

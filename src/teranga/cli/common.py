@@ -6,6 +6,7 @@ import typer
 
 from teranga.config import Settings, load_settings
 from teranga.container import Container, build_container
+from teranga.platform.errors import TerangaError
 
 
 class CliState:
@@ -21,7 +22,10 @@ class CliState:
 
     def container(self) -> Container:
         if self._container is None:
-            self._container = build_container(self.settings())
+            try:
+                self._container = build_container(self.settings())
+            except TerangaError as exc:  # e.g. a residency violation: fail closed, clearly
+                fail(exc.message)
         return self._container
 
 

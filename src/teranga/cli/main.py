@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from teranga.cli.common import CliState, fail, state
-from teranga.config import load_settings
+from teranga.config import Settings, load_settings
 from teranga.domains import domain_modules
 from teranga.platform.errors import TerangaError
 
@@ -94,6 +94,16 @@ def tenant_create(
     typer.echo(f"tenant {info.slug} created: {info.id}")
 
 
+def _fail_closed(settings: Settings) -> None:
+    """Refuse to start when a store of personal data breaks residency (Loi 2008-12 art. 49)."""
+    from teranga.privacy.api import enforce_residency
+
+    try:
+        enforce_residency(settings)
+    except TerangaError as exc:
+        fail(exc.message)
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
@@ -105,6 +115,7 @@ def serve(
     import uvicorn
 
     settings = load_settings()
+    _fail_closed(settings)
     if upgrade:
         from teranga import schema
 
@@ -120,6 +131,8 @@ def serve(
         log_config=None,
         proxy_headers=False,  # client addresses come from our own trusted-proxy logic
         access_log=False,
+        # Live streams (SSE/WebSocket) never end on their own: bound the wait at shutdown.
+        timeout_graceful_shutdown=10,
     )
 
 
@@ -134,6 +147,7 @@ def demo(
     from teranga import schema
 
     settings = load_settings()
+    _fail_closed(settings)
     schema.upgrade(
         settings.resolved_admin_url, settings.app_db_role if settings.is_postgres else None
     )

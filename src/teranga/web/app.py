@@ -7,13 +7,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
+from fastapi.middleware.gzip import GZipMiddleware
 
 from teranga import __version__
 from teranga.config import Settings, load_settings
 from teranga.container import Container, build_container
 from teranga.domains import domain_modules
-from teranga.web import errors, health
+from teranga.platform import relay
+from teranga.web import errors, health, i18n, pages, streams
+from teranga.web.templating import StaticAssets
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -48,6 +50,11 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.state.settings = settings
     errors.install(app)
     app.include_router(health.router)
+    app.include_router(pages.router)
+    # Outbox relay and live-stream hub (started/stopped through extras startup/shutdown).
+    relay.install(container)
+    streams.setup(app, container)
+    app.include_router(streams.router)
     for module in domain_modules("web"):
         setup = getattr(module, "setup", None)
         if setup is not None:
@@ -55,7 +62,11 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         router = getattr(module, "router", None)
         if router is not None:
             app.include_router(router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", StaticAssets(directory=STATIC_DIR), name="static")
+    # Pages are read on 3G: compress text (htmx is 52 kB raw, 16 kB gzipped); SSE is excluded.
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    i18n.install(app, settings.languages)
+    streams.install_fast_path(app, container)  # last: public streams skip the middleware stack
     return app
 
 

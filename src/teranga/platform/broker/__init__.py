@@ -4,6 +4,13 @@
 JetStream. Both pass the same contract tests (tests/integration/test_broker_contract.py).
 """
 
-from teranga.platform.broker.base import Broker, BrokerError, Message, ReplayGap, make_broker
+from teranga.platform.broker.base import (
+    Broker,
+    BrokerError,
+    Message,
+    ReplayGap,
+    check_topic,
+    make_broker,
+)
 
-__all__ = ["Broker", "BrokerError", "Message", "ReplayGap", "make_broker"]
+__all__ = ["Broker", "BrokerError", "Message", "ReplayGap", "check_topic", "make_broker"]

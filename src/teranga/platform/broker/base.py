@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -31,8 +32,34 @@ class ReplayGap(BrokerError):
         self.first_available = first_available
 
 
+_TOPIC = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
+TOPIC_MAX_LEN = 200
+
+
+def check_topic(topic: str) -> str:
+    """Return ``topic`` when it is a valid topic name, else raise BrokerError."""
+    if len(topic) > TOPIC_MAX_LEN or not _TOPIC.fullmatch(topic):
+        raise BrokerError(f"invalid topic name {topic[:80]!r}")
+    return topic
+
+
 class Broker(abc.ABC):
-    """Topic names are dot-separated tokens of [A-Za-z0-9_-] (e.g. ``results.unit.ATHM100M``)."""
+    """Topic names are dot-separated tokens of [A-Za-z0-9_-] (e.g. ``results.unit.ATHM100M``).
+
+    Contract (tests/integration/test_broker_contract.py runs it on every implementation):
+
+    - ``publish`` is durable once it returns, and returns the message's per-topic sequence
+      number: 1 for a topic's first message, then +1 with no gap and no reuse, even with
+      several publishers in several processes.
+    - ``msg_id`` deduplicates: publishing again with an id seen within the retention (or
+      duplicate) window returns the first sequence number and publishes nothing.
+    - ``subscribe(topic, from_seq)`` yields every message with ``seq >= from_seq`` in order,
+      each once, then goes live; ``from_seq=None`` yields only messages published after the
+      call. ``ReplayGap`` is raised (by the call or at the latest by the first ``__anext__``)
+      when retention already dropped message ``from_seq``, and later if the subscriber falls
+      so far behind that retention drops a message before it was read.
+    - Retention drops a topic's oldest messages by count and by age.
+    """
 
     @abc.abstractmethod
     async def start(self) -> None: ...
@@ -41,7 +68,7 @@ class Broker(abc.ABC):
     async def close(self) -> None: ...
 
     @abc.abstractmethod
-    async def publish(self, topic: str, data: dict[str, Any]) -> int:
+    async def publish(self, topic: str, data: dict[str, Any], *, msg_id: str | None = None) -> int:
         """Publish durably; returns the message's per-topic sequence number."""
 
     @abc.abstractmethod
@@ -54,6 +81,10 @@ class Broker(abc.ABC):
     @abc.abstractmethod
     async def last_seq(self, topic: str) -> int:
         """Sequence number of the last message on ``topic`` (0 when none)."""
+
+    @abc.abstractmethod
+    async def first_seq(self, topic: str) -> int:
+        """Sequence number of the oldest retained message (``last_seq + 1`` when none)."""
 
     @abc.abstractmethod
     async def ping(self) -> bool: ...

@@ -1,0 +1,336 @@
+"""Ticket rush on one hot session through the public HTTP API: prints one JSON line.
+
+    .venv/bin/python bench/ticketing_rush.py [--capacity 1000] [--buyers 1200]
+        [--concurrency 64] [--workers 2] [--database-url postgresql+psycopg://...]
+
+Creates a fresh PostgreSQL database (or uses ``--database-url``, an owner URL of an empty
+database), migrates it, starts ``uvicorn`` with ``--workers`` processes on PostgreSQL as the
+unprivileged RLS role, creates one session with ``--capacity`` general-admission places at
+2,000 XOF, then fires ``--buyers`` buyers, ``--concurrency`` at a time. Each buyer does:
+hold 1 place -> order with a phone -> start a sandbox payment -> open the sandbox page and
+approve (the sandbox delivers its signed callback, the server confirms and issues) -> read
+the order and its ticket. ``p50_ms``/``p99_ms`` are per HTTP request; ``order_p50_ms`` and
+``order_p99_ms`` per completed purchase; ``server_cpu_ms_per_order`` is the CPU time of the
+uvicorn processes (not PostgreSQL's) divided by completed orders. ``oversold`` and
+``duplicate_seats`` are read from the database afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+from teranga import schema
+from teranga.config import Settings
+from teranga.container import build_container
+from teranga.tenancy import api as tenancy
+from teranga.ticketing import service as catalogue
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def fresh_database() -> str:
+    name = f"teranga_bench_{uuid.uuid4().hex[:8]}"
+    eng = sa.create_engine(f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT")
+    with eng.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    eng.dispose()
+    return f"{PG_BASE}/{name}"
+
+
+def app_url(admin_url: str, role: str) -> str:
+    scheme, rest = admin_url.split("://", 1)
+    return f"{scheme}://{role}@{rest.split('@', 1)[-1]}"
+
+
+def cpu_ms(pids: list[int]) -> float:
+    """utime + stime of the processes, in milliseconds (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total * 1000 / tick
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
+    )
+    return [int(x) for x in out.stdout.split()]
+
+
+def setup(settings: Settings, capacity: int) -> tuple[uuid.UUID, uuid.UUID]:
+    container = build_container(settings)
+    try:
+        with container.uow() as uow:
+            tid = tenancy.create_tenant(
+                uow,
+                slug=settings.default_tenant,
+                name="Bench",
+                legal_entity="Bench SA",
+                representative_sn="Dakar",
+                dpo_contact="dpo@bench.example.sn",
+            ).id
+        now = dt.datetime.now(dt.UTC)
+        with container.uow(tid) as uow:
+            ev = catalogue.create_event(uow, name="Rush")
+            s = catalogue.create_session(
+                uow,
+                event_id=ev.id,
+                name="Finale",
+                starts_at=now + dt.timedelta(days=1),
+                ends_at=now + dt.timedelta(days=1, hours=2),
+                sale_starts_at=now - dt.timedelta(hours=1),
+                per_order_limit=4,
+            )
+            z = catalogue.add_zone(uow, session_id=s.id, name="Pelouse", capacity=capacity)
+            c = catalogue.add_category(
+                uow, session_id=s.id, zone_id=z.id, name="Pelouse", price_xof=2000
+            )
+        return s.id, c.id
+    finally:
+        container.dispose()
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.requests: list[float] = []
+        self.steps: dict[str, list[float]] = {}
+        self.orders: list[float] = []
+        self.outcomes: dict[str, int] = {}
+
+    def count(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+async def timed(stats: Stats, coro: object, step: str) -> httpx.Response:
+    t = time.perf_counter()
+    r: httpx.Response = await coro  # type: ignore[misc]
+    ms = (time.perf_counter() - t) * 1000
+    stats.requests.append(ms)
+    stats.steps.setdefault(step, []).append(ms)
+    return r
+
+
+async def buyer(
+    n: int, base: str, session: uuid.UUID, category: uuid.UUID, stats: Stats, sem: asyncio.Semaphore
+) -> None:
+    async with sem, httpx.AsyncClient(base_url=base, timeout=60) as c:
+        start = time.perf_counter()
+        api = "/api/v1/ticketing"
+        r = await timed(
+            stats,
+            c.post(
+                f"{api}/sessions/{session}/holds",
+                json={"category_id": str(category), "quantity": 1},
+            ),
+            "hold",
+        )
+        if r.status_code != 201:
+            stats.count(r.json().get("code", str(r.status_code)))
+            return
+        hold = r.json()["id"]
+        r = await timed(
+            stats,
+            c.post(
+                f"{api}/holds/{hold}/order",
+                json={"phone": f"+22177{n:07d}"},
+                headers={"Idempotency-Key": str(uuid.uuid4())},
+            ),
+            "order",
+        )
+        if r.status_code != 201:
+            stats.count("order_" + r.json().get("code", str(r.status_code)))
+            return
+        order, token = r.json()["order"]["id"], r.json()["access_token"]
+        r = await timed(
+            stats,
+            c.post(
+                f"{api}/orders/{order}/payments",
+                json={"provider": "sandbox"},
+                headers={"X-Order-Token": token, "Idempotency-Key": str(uuid.uuid4())},
+            ),
+            "payment",
+        )
+        if r.status_code != 201:
+            stats.count("payment_" + r.json().get("code", str(r.status_code)))
+            return
+        page = httpx.URL(r.json()["redirect_url"]).path
+        r = await timed(stats, c.get(page), "sandbox_page")
+        m = CSRF.search(r.text)
+        if m is None:
+            stats.count("sandbox_page")
+            return
+        r = await timed(
+            stats, c.post(page, data={"decision": "approve", "csrf_token": m[1]}), "sandbox_approve"
+        )
+        r = await timed(
+            stats, c.get(f"{api}/orders/{order}", headers={"X-Order-Token": token}), "ticket"
+        )
+        body = r.json()
+        if body.get("status") == "paid" and len(body.get("tickets", [])) == 1:
+            stats.count("issued")
+            stats.orders.append((time.perf_counter() - start) * 1000)
+        else:
+            stats.count("not_issued_" + str(body.get("status")))
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    values = sorted(values)
+    return round(values[min(len(values) - 1, int(q * len(values)))], 1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--capacity", type=int, default=1000)
+    ap.add_argument("--buyers", type=int, default=1200)
+    ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--database-url", default="", help="owner URL of an empty PG database")
+    args = ap.parse_args()
+    admin = args.database_url or fresh_database()
+    role = "teranga_app"
+    schema.upgrade(admin, role)
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {
+            **os.environ,
+            "TERANGA_ENV": "dev",
+            "TERANGA_DATA_DIR": tmp,
+            "TERANGA_DATABASE_URL": app_url(admin, role),
+            "TERANGA_DATABASE_ADMIN_URL": admin,
+            "TERANGA_SECRET_KEY": "bench-secret-key-0123456789-abcdefghijklmnop",
+            "TERANGA_DEFAULT_TENANT": f"bench-{uuid.uuid4().hex[:6]}",
+            "TERANGA_LOG_LEVEL": "WARNING",
+        }
+        port = free_port()
+        env["TERANGA_BASE_URL"] = f"http://127.0.0.1:{port}"
+        settings = Settings(
+            data_dir=Path(tmp),
+            database_url=env["TERANGA_DATABASE_URL"],
+            database_admin_url=admin,
+            secret_key=env["TERANGA_SECRET_KEY"],
+            default_tenant=env["TERANGA_DEFAULT_TENANT"],
+        )
+        session, category = setup(settings, args.capacity)
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "teranga.web.app:app_from_env",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(200):
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.1)
+            pids = [server.pid, *children(server.pid)]
+            # Warm each worker (imports, key caches) before measuring.
+            for _ in range(4 * args.workers):
+                httpx.get(f"{base}/api/v1/ticketing/sessions/{session}", timeout=10)
+            cpu0 = cpu_ms(pids)
+            stats = Stats()
+            sem = asyncio.Semaphore(args.concurrency)
+            t0 = time.perf_counter()
+
+            async def run() -> None:
+                await asyncio.gather(
+                    *(buyer(n, base, session, category, stats, sem) for n in range(args.buyers))
+                )
+
+            asyncio.run(run())
+            wall = time.perf_counter() - t0
+            cpu = cpu_ms(pids) - cpu0
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    eng = sa.create_engine(admin)
+    with eng.connect() as c:
+        sold = c.execute(
+            sa.text("SELECT count(*) FROM ticketing_tickets WHERE status = 'valid'")
+        ).scalar_one()
+        dup = c.execute(
+            sa.text(
+                "SELECT count(*) FROM (SELECT seat_id FROM ticketing_tickets WHERE status='valid' "
+                "AND seat_id IS NOT NULL GROUP BY session_id, seat_id HAVING count(*) > 1) d"
+            )
+        ).scalar_one()
+    eng.dispose()
+    issued = stats.outcomes.get("issued", 0)
+    print(
+        json.dumps(
+            {
+                "capacity": args.capacity,
+                "buyers": args.buyers,
+                "concurrency": args.concurrency,
+                "workers": args.workers,
+                "sold": sold,
+                "oversold": max(0, sold - args.capacity),
+                "duplicate_seats": dup,
+                "completed_orders": issued,
+                "wall_s": round(wall, 2),
+                "orders_per_s": round(issued / wall, 1) if wall else 0,
+                "requests": len(stats.requests),
+                "requests_per_s": round(len(stats.requests) / wall, 1) if wall else 0,
+                "p50_ms": pct(stats.requests, 0.5),
+                "p99_ms": pct(stats.requests, 0.99),
+                "order_p50_ms": pct(stats.orders, 0.5),
+                "order_p99_ms": pct(stats.orders, 0.99),
+                "server_cpu_ms_per_order": round(cpu / issued, 1) if issued else None,
+                "outcomes": stats.outcomes,
+                "step_p50_ms": {k: pct(v, 0.5) for k, v in stats.steps.items()},
+                "cpus": os.cpu_count(),
+                "median_request_ms": round(statistics.median(stats.requests), 1)
+                if stats.requests
+                else None,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Identity and access: users, tenant memberships and roles, API tokens, web sessions."""

@@ -1,0 +1,1 @@
+"""Programme: venues, sports and competition sessions of the Games (public, read-mostly)."""

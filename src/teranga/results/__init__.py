@@ -1,0 +1,1 @@
+"""Live results: competition model, ODF import, medal standings and live streams."""

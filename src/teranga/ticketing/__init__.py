@@ -1,0 +1,1 @@
+"""Billetterie: catalogue, inventory, orders, signed tickets (payments in ``payments/``)."""

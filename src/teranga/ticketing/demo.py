@@ -1,0 +1,126 @@
+"""Demo billetterie for the JOJ Dakar 2026 programme (idempotent, flagged illustrative).
+
+Policy from data/joj2026/prices-and-capacities.yaml (``demo_assumption_joj_pricing``):
+most sessions are free with registration, capped at 4 places per phone; medal sessions are
+paid at 1,000 / 2,000 / 5,000 XOF. These prices are demo assumptions, not JOJ prices, and
+every demo session is marked ``illustrative``. Sales stay open 30 days after loading so the
+flow can be tried whatever today's date is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from teranga.config import Settings
+from teranga.container import build_container
+from teranga.tenancy import api as tenancy
+from teranga.ticketing import service as catalogue
+from teranga.ticketing.models import TicketedEvent, TicketSession
+
+PER_PHONE_CAP = 4
+PAID_TIERS_XOF = (("Gradins", 1000), ("Tribune", 2000))
+SEATED_PRICE_XOF = 5000
+FREE_SESSIONS = 16
+PAID_SESSIONS = 8
+DEFAULT_CAPACITY = 2000
+EVENT_NAME = "JOJ Dakar 2026"
+
+
+def load(settings: Settings) -> list[str]:
+    from teranga.programme import api as programme
+
+    container = build_container(settings)
+    try:
+        with container.uow() as uow:
+            tenant_id = tenancy.get_by_slug(uow, settings.default_tenant).id
+        now = container.clock.now()
+        with container.uow(tenant_id) as uow:
+            sessions = programme.list_sessions(uow)
+            venues = {v.id: v for v in programme.list_venues(uow)}
+            event_id = uow.session.scalar(
+                sa.select(TicketedEvent.id).where(
+                    TicketedEvent.tenant_id == tenant_id, TicketedEvent.name == EVENT_NAME
+                )
+            )
+            if event_id is None:
+                event_id = catalogue.create_event(
+                    uow,
+                    name=EVENT_NAME,
+                    description="Billetterie de démonstration (tarifs illustratifs).",
+                ).id
+            done = set(
+                uow.session.scalars(
+                    sa.select(TicketSession.programme_session_id).where(
+                        TicketSession.tenant_id == tenant_id
+                    )
+                )
+            )
+            paid = [s for s in sessions if s.medal][:PAID_SESSIONS]
+            free = [s for s in sessions if not s.medal][:FREE_SESSIONS]
+            created = 0
+            for ps in [*paid, *free]:
+                if ps.id in done:
+                    continue
+                venue = venues.get(ps.venue_id)
+                capacity = min((venue.capacity if venue else None) or DEFAULT_CAPACITY, 5000)
+                s = catalogue.create_session(
+                    uow,
+                    event_id=event_id,
+                    name=ps.title_fr,
+                    starts_at=ps.starts_at,
+                    ends_at=ps.ends_at,
+                    sale_starts_at=now - dt.timedelta(days=1),
+                    sale_ends_at=max(ps.starts_at, now + dt.timedelta(days=30)),
+                    venue_id=ps.venue_code,
+                    venue_name=ps.venue_name,
+                    per_order_limit=PER_PHONE_CAP,
+                    per_person_limit=PER_PHONE_CAP,
+                    programme_session_id=ps.id,
+                    illustrative=True,
+                )
+                if ps.medal:
+                    ga = catalogue.add_zone(
+                        uow, session_id=s.id, name="Gradins", capacity=capacity - 40
+                    )
+                    for name, price in PAID_TIERS_XOF:
+                        catalogue.add_category(
+                            uow,
+                            session_id=s.id,
+                            zone_id=ga.id,
+                            name=name,
+                            price_xof=price,
+                            quota=(capacity - 40) // 2 if price > 1000 else None,
+                        )
+                    seated = catalogue.add_zone(
+                        uow,
+                        session_id=s.id,
+                        name="Tribune d'honneur",
+                        seats=catalogue.seat_grid("T", ["A", "B"], 20, accessible_rows=("A",)),
+                    )
+                    catalogue.add_category(
+                        uow,
+                        session_id=s.id,
+                        zone_id=seated.id,
+                        name="Tribune d'honneur",
+                        price_xof=SEATED_PRICE_XOF,
+                    )
+                else:
+                    zone = catalogue.add_zone(
+                        uow, session_id=s.id, name="Accès libre", capacity=capacity
+                    )
+                    catalogue.add_category(
+                        uow,
+                        session_id=s.id,
+                        zone_id=zone.id,
+                        name="Entrée gratuite (inscription)",
+                        price_xof=0,
+                    )
+                created += 1
+    finally:
+        container.dispose()
+    return [
+        f"ticketing: {len(paid)} paid medal sessions (1000-5000 XOF, illustrative), "
+        f"{len(free)} free sessions (cap {PER_PHONE_CAP} per phone); created {created}"
+    ]

@@ -1,0 +1,273 @@
+"""Spectator pages (French first, phone-first, light): sessions on sale -> places -> hold
+with a visible countdown -> phone and payment -> tickets with QR code, offline once loaded.
+
+Pages call the same services as the JSON API. The order's bearer secret travels in an
+HttpOnly cookie scoped to ``/billetterie``, never in a URL.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from typing import Annotated
+
+import segno
+from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi.responses import RedirectResponse
+
+from teranga.identity.api import CsrfToken, csrf_protect, public
+from teranga.platform.errors import NotFound, TerangaError
+from teranga.ticketing import sales
+from teranga.ticketing import service as catalogue
+from teranga.ticketing.domain import HoldStatus
+from teranga.web.deps import ContainerDep, PublicTenantDep
+from teranga.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+Public = [Depends(public)]
+PublicForm = [Depends(public), Depends(csrf_protect)]
+COOKIE = "tk_order_"
+
+
+def _cookie(order_id: uuid.UUID) -> str:
+    return f"{COOKIE}{order_id.hex}"
+
+
+def qr_svg(text: str) -> str:
+    """Inline SVG of the ticket QR (error level L keeps it at version 6: 41x41 modules)."""
+    qr = segno.make_qr(text, error="l", boost_error=False)
+    buf = io.BytesIO()
+    qr.save(buf, kind="svg", scale=4, border=2, xmldecl=False, svgns=True, omitsize=True)
+    return buf.getvalue().decode()
+
+
+@router.get("/billetterie", dependencies=Public)
+def sessions_page(request: Request, container: ContainerDep, tenant: PublicTenantDep) -> Response:
+    with container.uow(tenant) as uow:
+        found = catalogue.list_sessions(uow, on_sale_at=container.clock.now())
+        prices = {
+            s.id: sorted({c.price_xof for c in catalogue.categories_of(uow, s.id)}) for s in found
+        }
+    return render(request, "ticketing/sessions.html", {"sessions": found, "prices": prices})
+
+
+@router.get("/billetterie/seance/{session_id}", dependencies=Public)
+def session_page(
+    session_id: uuid.UUID,
+    request: Request,
+    container: ContainerDep,
+    tenant: PublicTenantDep,
+    csrf: CsrfToken,
+    error: str | None = None,
+) -> Response:
+    from teranga.ticketing.web import session_detail
+
+    with container.uow(tenant) as uow:
+        detail = session_detail(uow, session_id)
+    return render(
+        request,
+        "ticketing/session.html",
+        {"d": detail, "csrf_token": csrf, "error": error},
+    )
+
+
+@router.post("/billetterie/seance/{session_id}/reserver", dependencies=PublicForm)
+def hold_form(
+    session_id: uuid.UUID,
+    container: ContainerDep,
+    tenant: PublicTenantDep,
+    category_id: Annotated[uuid.UUID, Form()],
+    quantity: Annotated[int, Form(ge=1, le=100)],
+) -> Response:
+    try:
+        with container.uow(tenant) as uow:
+            hold = sales.create_hold(
+                uow,
+                session_id=session_id,
+                category_id=category_id,
+                quantity=quantity,
+                now=container.clock.now(),
+            )
+    except TerangaError as exc:
+        return RedirectResponse(
+            f"/billetterie/seance/{session_id}?error={exc.code}", status_code=303
+        )
+    return RedirectResponse(f"/billetterie/panier/{hold.id}", status_code=303)
+
+
+@router.get("/billetterie/panier/{hold_id}", dependencies=Public)
+def hold_page(
+    hold_id: uuid.UUID,
+    request: Request,
+    container: ContainerDep,
+    tenant: PublicTenantDep,
+    csrf: CsrfToken,
+    error: str | None = None,
+) -> Response:
+    now = container.clock.now()
+    with container.uow(tenant) as uow:
+        hold = sales.get_hold(uow, hold_id)
+        session = catalogue.get_session(uow, hold.session_id)
+    live = hold.status == HoldStatus.ACTIVE.value and now < hold.expires_at
+    return render(
+        request,
+        "ticketing/hold.html",
+        {
+            "hold": hold,
+            "session": session,
+            "live": live,
+            "seconds_left": max(0, int((hold.expires_at - now).total_seconds())),
+            "csrf_token": csrf,
+            "error": error,
+        },
+    )
+
+
+@router.post("/billetterie/panier/{hold_id}/commander", dependencies=PublicForm)
+def order_form(
+    hold_id: uuid.UUID,
+    container: ContainerDep,
+    tenant: PublicTenantDep,
+    phone: Annotated[str, Form(max_length=32)],
+    provider: Annotated[str, Form(max_length=40)] = "sandbox",
+) -> Response:
+    from teranga.ticketing import schemas as sc
+    from teranga.ticketing.web import _start_payment
+
+    try:
+        with container.uow(tenant) as uow:
+            res = sales.checkout(uow, hold_id=hold_id, phone=phone, now=container.clock.now())
+        target = f"/billetterie/commande/{res.order.id}"
+        if res.order.status == "pending":
+            with container.uow(tenant) as uow:
+                pay = _start_payment(
+                    uow,
+                    container,
+                    order_id=res.order.id,
+                    body=sc.PaymentIn(provider=provider, phone=phone, return_url=target),
+                    token=res.access_token,
+                    key=uuid.uuid4().hex,
+                )
+            target = _same_site(pay.redirect_url, container.settings.base_url) or target
+    except TerangaError as exc:
+        return RedirectResponse(f"/billetterie/panier/{hold_id}?error={exc.code}", status_code=303)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        _cookie(res.order.id),
+        res.access_token,
+        max_age=180 * 24 * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=container.settings.secure_cookies,
+        path="/billetterie",
+    )
+    return response
+
+
+def _same_site(url: str | None, base_url: str) -> str | None:
+    """Our own pages (the sandbox) by path, so the flow works whatever host serves it."""
+    if url and url.startswith(base_url.rstrip("/") + "/"):
+        return url[len(base_url.rstrip("/")) :]
+    return url
+
+
+def _order_for(
+    request: Request, container: ContainerDep, tenant: uuid.UUID, order_id: uuid.UUID
+) -> sales.OrderView:
+    token = request.cookies.get(_cookie(order_id))
+    if not token:
+        raise NotFound("ticketing.order_not_found", "no such order on this phone")
+    with container.uow(tenant) as uow:
+        return sales.get_order(uow, order_id, token=token)
+
+
+@router.get("/billetterie/commande/{order_id}", dependencies=Public)
+def order_page(
+    order_id: uuid.UUID, request: Request, container: ContainerDep, tenant: PublicTenantDep
+) -> Response:
+    order = _order_for(request, container, tenant, order_id)
+    with container.uow(tenant) as uow:
+        session = catalogue.get_session(uow, order.session_id)
+    qrs = {t.id: qr_svg(t.qr) for t in order.tickets}
+    return render(
+        request,
+        "ticketing/order.html",
+        {"order": order, "session": session, "qrs": qrs},
+        headers={"Cache-Control": "private, no-cache"},
+    )
+
+
+@router.get("/billetterie/commande/{order_id}/billets.pdf", dependencies=Public)
+def order_pdf(
+    order_id: uuid.UUID, request: Request, container: ContainerDep, tenant: PublicTenantDep
+) -> Response:
+    from fpdf import FPDF
+
+    order = _order_for(request, container, tenant, order_id)
+    with container.uow(tenant) as uow:
+        session = catalogue.get_session(uow, order.session_id)
+    pdf = FPDF(format=(105, 148))  # A6, in millimetres
+    pdf.set_auto_page_break(auto=False)
+    for t in order.tickets:
+        pdf.add_page()
+        pdf.set_font("helvetica", "B", 12)
+        pdf.multi_cell(0, 6, _latin1(session.name), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("helvetica", "", 9)
+        when = session.starts_at.strftime("%d/%m/%Y %H:%M UTC")
+        pdf.multi_cell(
+            0, 5, _latin1(f"{when} - {session.venue_name}"), new_x="LMARGIN", new_y="NEXT"
+        )
+        pdf.multi_cell(
+            0, 5, _latin1(f"{t.category} - {t.seat or t.zone}"), new_x="LMARGIN", new_y="NEXT"
+        )
+        img = io.BytesIO()
+        segno.make_qr(t.qr, error="l", boost_error=False).save(img, kind="png", scale=6, border=2)
+        img.seek(0)
+        pdf.image(img, x=22, y=pdf.get_y() + 2, w=60)
+        pdf.set_y(pdf.get_y() + 66)
+        pdf.set_font("courier", "B", 16)
+        pdf.cell(0, 8, t.code, align="C", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("helvetica", "", 7)
+        pdf.cell(0, 4, _latin1(f"Commande {order.reference}"), align="C")
+    return Response(
+        bytes(pdf.output()),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="billets-{order.reference}.pdf"'},
+    )
+
+
+def _latin1(text: str) -> str:
+    # The core PDF fonts are Latin-1: keep accents, replace what they cannot draw.
+    return text.replace("·", "-").replace("—", "-").encode("latin-1", "replace").decode("latin-1")
+
+
+SERVICE_WORKER = """
+const CACHE = "billets-v1";
+self.addEventListener("install", (e) => self.skipWaiting());
+self.addEventListener("activate", (e) => e.waitUntil(self.clients.claim()));
+self.addEventListener("fetch", (e) => {
+  const url = new URL(e.request.url);
+  if (e.request.method !== "GET" || !url.pathname.startsWith("/billetterie/commande/")) return;
+  e.respondWith(
+    fetch(e.request)
+      .then((r) => {
+        if (r.ok) {
+          const copy = r.clone();
+          caches.open(CACHE).then((c) => c.put(e.request, copy));
+        }
+        return r;
+      })
+      .catch(() => caches.match(e.request))
+  );
+});
+"""
+
+
+@router.get("/billetterie/sw.js", dependencies=Public)
+def service_worker() -> Response:
+    """Keeps each ticket page the phone has opened available offline (network first)."""
+    return Response(
+        SERVICE_WORKER,
+        media_type="text/javascript",
+        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/billetterie/"},
+    )

@@ -1,0 +1,1 @@
+"""Provider adapters: the built-in sandbox, Wave and Orange Money."""

@@ -1,0 +1,727 @@
+"""Holds, checkout, payment confirmation and ticket issue.
+
+Inventory invariants (see ``repo`` for the lock order):
+
+* every claim runs under the session's row lock, after sweeping expired holds, and checks
+  session, zone, category and channel counters before incrementing them; CHECK constraints
+  back the counters and a partial UNIQUE index backs each seat;
+* per-person caps are checked at checkout under a per-(session, person) lock, across every
+  order of the session (phone blind index, optional ID number index); places of a hold
+  that expired but was not swept yet still count for its buyer (the safe side);
+* tickets are issued only on the order's ``pending -> paid`` transition, under the order
+  row lock, once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import sqlalchemy as sa
+
+from teranga.audit import api as audit
+from teranga.platform.clock import utcnow
+from teranga.platform.errors import Conflict, NotFound, ValidationFailed
+from teranga.platform.ids import new_id
+from teranga.platform.uow import UnitOfWork
+from teranga.ticketing import pii, repo
+from teranga.ticketing import service as catalogue
+from teranga.ticketing.domain import (
+    Channel,
+    HoldStatus,
+    Limits,
+    LineStatus,
+    OrderStatus,
+    TicketClaims,
+    TicketStatus,
+    b45encode,
+    check_person_cap,
+    format_code,
+    new_short_code,
+    order_total,
+    session_tag,
+    sign_claims,
+)
+from teranga.ticketing.fulfilment import FulfilmentResult
+from teranga.ticketing.models import (
+    Hold,
+    Order,
+    OrderLine,
+    PriceCategory,
+    Seat,
+    Ticket,
+    TicketSession,
+    Zone,
+)
+
+_M = TypeVar("_M")
+
+#: A ticket opens this long before the session and closes this long after it.
+GATES_OPEN = dt.timedelta(hours=4)
+GATES_CLOSE = dt.timedelta(hours=3)
+
+
+@dataclass(frozen=True)
+class PlaceView:
+    line_id: uuid.UUID
+    zone: str
+    category: str
+    price_xof: int
+    seat: str | None
+    accessible: bool
+    status: str
+
+
+@dataclass(frozen=True)
+class HoldView:
+    id: uuid.UUID
+    session_id: uuid.UUID
+    status: str
+    channel: str
+    quantity: int
+    expires_at: dt.datetime
+    total_xof: int
+    places: list[PlaceView]
+
+
+@dataclass(frozen=True)
+class TicketView:
+    id: uuid.UUID
+    order_id: uuid.UUID
+    session_id: uuid.UUID
+    code: str
+    status: str
+    zone: str
+    category: str
+    seat: str | None
+    price_xof: int
+    qr: str  # base45 text of the signed payload
+    valid_from: dt.datetime
+    valid_until: dt.datetime
+    issued_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class OrderView:
+    id: uuid.UUID
+    reference: str
+    session_id: uuid.UUID
+    hold_id: uuid.UUID
+    channel: str
+    status: str
+    total_xof: int
+    refunded_xof: int
+    payment_status: str
+    hold_expires_at: dt.datetime
+    created_at: dt.datetime
+    paid_at: dt.datetime | None
+    places: list[PlaceView]
+    tickets: list[TicketView] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CheckoutResult:
+    order: OrderView
+    access_token: str  # shown once; lets the buyer open the order and move its tickets
+
+
+def _now(now: dt.datetime | None) -> dt.datetime:
+    return now if now is not None else utcnow()
+
+
+def access_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# -- views -----------------------------------------------------------------------------
+
+
+def _seat_label(seat: Seat | None) -> str | None:
+    if seat is None:
+        return None
+    return f"{seat.section} · rang {seat.row} · place {seat.label}"
+
+
+def _places(uow: UnitOfWork, lines: list[OrderLine]) -> list[PlaceView]:
+    zones = {z.id: z for z in _by_ids(uow, Zone, {ln.zone_id for ln in lines})}
+    cats = {c.id: c for c in _by_ids(uow, PriceCategory, {ln.category_id for ln in lines})}
+    seat_ids = {ln.seat_id for ln in lines if ln.seat_id is not None}
+    seats = {s.id: s for s in _by_ids(uow, Seat, seat_ids)}
+    out = []
+    # Seat order, then creation order: what the buyer reads on the page and the ticket.
+    for ln in sorted(lines, key=lambda ln: seats[ln.seat_id].number if ln.seat_id else 0):
+        seat = seats.get(ln.seat_id) if ln.seat_id else None
+        out.append(
+            PlaceView(
+                ln.id,
+                zones[ln.zone_id].name,
+                cats[ln.category_id].name,
+                ln.price_xof,
+                _seat_label(seat),
+                bool(seat and seat.accessible),
+                ln.status,
+            )
+        )
+    return out
+
+
+def _by_ids(uow: UnitOfWork, model: type[_M], ids: set[uuid.UUID]) -> list[_M]:
+    if not ids:
+        return []
+    col = model.id  # type: ignore[attr-defined]
+    return list(uow.session.scalars(sa.select(model).where(col.in_(ids))))
+
+
+def hold_view(uow: UnitOfWork, hold: Hold) -> HoldView:
+    lines = repo.lines_of_hold(uow, hold.id)
+    return HoldView(
+        hold.id,
+        hold.session_id,
+        hold.status,
+        hold.channel,
+        hold.quantity,
+        hold.expires_at,
+        sum(ln.price_xof for ln in lines),
+        _places(uow, lines),
+    )
+
+
+def ticket_views(uow: UnitOfWork, tickets: list[Ticket]) -> list[TicketView]:
+    lines = {ln.id: ln for ln in _by_ids(uow, OrderLine, {t.line_id for t in tickets})}
+    ordered = _places(uow, list(lines.values()))
+    places = {p.line_id: p for p in ordered}
+    rank = {p.line_id: i for i, p in enumerate(ordered)}
+    out = []
+    for t in sorted(tickets, key=lambda t: rank[t.line_id]):
+        p = places[t.line_id]
+        claims_from, claims_until = _window(uow, t.session_id)
+        out.append(
+            TicketView(
+                t.id,
+                t.order_id,
+                t.session_id,
+                format_code(t.code),
+                t.status,
+                p.zone,
+                p.category,
+                p.seat,
+                p.price_xof,
+                b45encode(t.payload),
+                claims_from,
+                claims_until,
+                t.issued_at,
+            )
+        )
+    return out
+
+
+def order_view(uow: UnitOfWork, order: Order, *, with_tickets: bool = True) -> OrderView:
+    hold = uow.session.get(Hold, order.hold_id)
+    if hold is None:
+        raise NotFound("ticketing.hold_not_found", "order without hold")
+    lines = repo.lines_of_hold(uow, hold.id)
+    tickets: list[TicketView] = []
+    if with_tickets:
+        rows = list(
+            uow.session.scalars(
+                sa.select(Ticket)
+                .where(Ticket.order_id == order.id, Ticket.status == TicketStatus.VALID.value)
+                .order_by(Ticket.issued_at, Ticket.id)
+            )
+        )
+        tickets = ticket_views(uow, rows)
+    return OrderView(
+        order.id,
+        format_code(order.reference),
+        order.session_id,
+        order.hold_id,
+        order.channel,
+        order.status,
+        order.total_xof,
+        order.refunded_xof,
+        order.payment_status,
+        hold.expires_at,
+        order.created_at,
+        order.paid_at,
+        _places(uow, lines),
+        tickets,
+    )
+
+
+def _window(uow: UnitOfWork, session_id: uuid.UUID) -> tuple[dt.datetime, dt.datetime]:
+    s = uow.session.get(TicketSession, session_id)
+    if s is None:
+        raise NotFound("ticketing.session_not_found", "no such session")
+    return s.starts_at - GATES_OPEN, s.ends_at + GATES_CLOSE
+
+
+# -- holds -----------------------------------------------------------------------------
+
+
+def _capacity_problem(
+    uow: UnitOfWork, s: TicketSession, zone: Zone, cat: PriceCategory, channel: str, qty: int
+) -> str | None:
+    if s.capacity is not None and s.taken + qty > s.capacity:
+        return "session"
+    if zone.taken + qty > zone.capacity:
+        return "zone"
+    if cat.quota is not None and cat.taken + qty > cat.quota:
+        return "category"
+    quota = repo.channel_quota(uow, s.id, channel)
+    if quota is not None and quota.taken + qty > quota.quota:
+        return "channel"
+    return None
+
+
+def _locked_session(uow: UnitOfWork, session_id: uuid.UUID) -> TicketSession:
+    s = repo.lock_session(uow, session_id)
+    if s is None:
+        raise NotFound("ticketing.session_not_found", "no such session")
+    return s
+
+
+def create_hold(
+    uow: UnitOfWork,
+    *,
+    session_id: uuid.UUID,
+    category_id: uuid.UUID,
+    quantity: int | None = None,
+    seat_ids: list[uuid.UUID] | None = None,
+    channel: str = Channel.ONLINE.value,
+    now: dt.datetime | None = None,
+) -> HoldView:
+    """Hold places for ``hold_minutes``: a quantity (GA or best available seats) or seats."""
+    moment = _now(now)
+    try:
+        ch = Channel(channel)
+    except ValueError as exc:
+        raise ValidationFailed("channel", "online, box_office or agent") from exc
+    s = _locked_session(uow, session_id)
+    if s.status != "scheduled":
+        raise Conflict("ticketing.session_cancelled", "this session is cancelled")
+    if ch is Channel.ONLINE and not s.sale_starts_at <= moment < s.sale_ends_at:
+        raise Conflict("ticketing.not_on_sale", "this session is not on sale now")
+    repo.sweep_expired(uow, s, moment)
+    cat = uow.session.get(PriceCategory, category_id, populate_existing=True)
+    if cat is None or cat.session_id != s.id:
+        raise NotFound("ticketing.category_not_found", "no such category in this session")
+    zone = uow.session.get(Zone, cat.zone_id, populate_existing=True)
+    if zone is None:
+        raise NotFound("ticketing.zone_not_found", "no such zone")
+    chosen: list[uuid.UUID | None]
+    if zone.seated:
+        if seat_ids:
+            if len(set(seat_ids)) != len(seat_ids):
+                raise ValidationFailed("seat_ids", "a seat is listed twice")
+            seats = _by_ids(uow, Seat, set(seat_ids))
+            if len(seats) != len(seat_ids) or any(st.zone_id != zone.id for st in seats):
+                raise ValidationFailed("seat_ids", "seats must belong to the category's zone")
+            if repo.seats_taken(uow, s.id, list(seat_ids)):
+                raise Conflict("ticketing.seat_taken", "a chosen seat is no longer free")
+            chosen = list(seat_ids)
+        else:
+            if not quantity or quantity < 1:
+                raise ValidationFailed("quantity", "give a quantity or seats")
+            chosen = list(repo.free_seat_ids(uow, s.id, zone.id, quantity))
+            if len(chosen) < quantity:
+                raise Conflict("ticketing.sold_out", "not enough seats left", remaining=len(chosen))
+    else:
+        if seat_ids:
+            raise ValidationFailed("seat_ids", "this zone has no numbered seats")
+        if not quantity or quantity < 1:
+            raise ValidationFailed("quantity", "must be at least 1")
+        chosen = [None] * quantity
+    qty = len(chosen)
+    if qty > s.per_order_limit:
+        raise ValidationFailed("quantity", f"at most {s.per_order_limit} places per order")
+    problem = _capacity_problem(uow, s, zone, cat, ch.value, qty)
+    if problem is not None:
+        raise Conflict("ticketing.sold_out", "not enough places left", limit=problem)
+    hold = Hold(
+        id=new_id(),
+        tenant_id=s.tenant_id,
+        session_id=s.id,
+        channel=ch.value,
+        status=HoldStatus.ACTIVE.value,
+        quantity=qty,
+        expires_at=moment + dt.timedelta(minutes=s.hold_minutes),
+        created_at=moment,
+    )
+    uow.session.add(hold)
+    lines = [
+        OrderLine(
+            id=new_id(),
+            tenant_id=s.tenant_id,
+            hold_id=hold.id,
+            session_id=s.id,
+            zone_id=zone.id,
+            category_id=cat.id,
+            seat_id=seat_id,
+            price_xof=cat.price_xof,
+            status=LineStatus.HELD.value,
+        )
+        for seat_id in chosen
+    ]
+    uow.session.add_all(lines)
+    repo.adjust_counters(uow, s, ch.value, lines, +1)
+    uow.session.flush()
+    seats_by_id = {st.id: st for st in _by_ids(uow, Seat, {x for x in chosen if x is not None})}
+    places = [
+        PlaceView(
+            ln.id,
+            zone.name,
+            cat.name,
+            ln.price_xof,
+            _seat_label(seats_by_id.get(ln.seat_id) if ln.seat_id else None),
+            bool(ln.seat_id and seats_by_id[ln.seat_id].accessible),
+            ln.status,
+        )
+        for ln in lines
+    ]
+    return HoldView(
+        hold.id,
+        hold.session_id,
+        hold.status,
+        hold.channel,
+        qty,
+        hold.expires_at,
+        sum(ln.price_xof for ln in lines),
+        places,
+    )
+
+
+def get_hold(uow: UnitOfWork, hold_id: uuid.UUID) -> HoldView:
+    hold = uow.session.get(Hold, hold_id)
+    if hold is None or hold.tenant_id != uow.require_tenant():
+        raise NotFound("ticketing.hold_not_found", "no such hold")
+    return hold_view(uow, hold)
+
+
+def release_hold(uow: UnitOfWork, *, hold_id: uuid.UUID) -> HoldView:
+    """The buyer gives the places back before ordering."""
+    hold = repo.lock_hold(uow, hold_id)
+    if hold is None:
+        raise NotFound("ticketing.hold_not_found", "no such hold")
+    if hold.status != HoldStatus.ACTIVE.value:
+        return hold_view(uow, hold)
+    order = uow.session.scalar(sa.select(Order).where(Order.hold_id == hold.id))
+    if order is not None:
+        raise Conflict("ticketing.hold_ordered", "cancel the order instead")
+    s = _locked_session(uow, hold.session_id)
+    repo.release_hold_places(uow, s, hold, HoldStatus.RELEASED)
+    return hold_view(uow, hold)
+
+
+# -- checkout --------------------------------------------------------------------------
+
+
+def checkout(
+    uow: UnitOfWork,
+    *,
+    hold_id: uuid.UUID,
+    phone: str | None,
+    id_number: str | None = None,
+    now: dt.datetime | None = None,
+    actor_id: uuid.UUID | None = None,
+) -> CheckoutResult:
+    """Turn a live hold into a pending order; free orders are issued at once.
+
+    Per-person caps are checked here, under the session lock, across every order.
+    """
+    moment = _now(now)
+    hold = repo.lock_hold(uow, hold_id)
+    if hold is None:
+        raise NotFound("ticketing.hold_not_found", "no such hold")
+    if uow.session.scalar(sa.select(Order.id).where(Order.hold_id == hold.id)) is not None:
+        raise Conflict("ticketing.hold_ordered", "this hold already has an order")
+    if hold.status != HoldStatus.ACTIVE.value or moment >= hold.expires_at:
+        raise Conflict("ticketing.hold_expired", "the hold expired; choose your places again")
+    s = catalogue.load_session(uow, hold.session_id)
+    phone_e164 = pii.normalise_phone(phone) if phone else None
+    if phone_e164 is None and hold.channel == Channel.ONLINE.value:
+        raise ValidationFailed("phone", "required")
+    if s.require_id_number and not id_number and hold.channel == Channel.ONLINE.value:
+        raise ValidationFailed("id_number", "required for this session")
+    limits = Limits(s.per_order_limit, s.per_person_limit)
+    phone_ix = pii.phone_index(uow, phone_e164) if phone_e164 else None
+    id_ix = pii.id_number_index(uow, id_number) if id_number else None
+    repo.lock_person(uow, s.id, [ix for ix in (phone_ix, id_ix) if ix])
+    for kind, ix in (("phone", phone_ix), ("id_number", id_ix)):
+        if ix is None:
+            continue
+        already = repo.person_places(uow, s.id, index_col=kind, index=ix)
+        if not check_person_cap(limits, already, hold.quantity):
+            raise Conflict(
+                "ticketing.person_limit",
+                f"at most {s.per_person_limit} places per person for this session",
+                already=already,
+            )
+    lines = repo.lines_of_hold(uow, hold.id)
+    token = secrets.token_urlsafe(24)
+    order = Order(
+        id=new_id(),
+        tenant_id=s.tenant_id,
+        session_id=s.id,
+        hold_id=hold.id,
+        reference=new_short_code(),
+        access_hash=access_hash(token),
+        channel=hold.channel,
+        status=OrderStatus.PENDING.value,
+        total_xof=order_total([ln.price_xof for ln in lines]),
+        refunded_xof=0,
+        phone_sealed=pii.seal_phone(uow, phone_e164) if phone_e164 else None,
+        phone_index=phone_ix,
+        id_number_index=id_ix,
+        payment_status="none",
+        created_at=moment,
+    )
+    uow.session.add(order)
+    for ln in lines:
+        ln.order_id = order.id
+    uow.session.flush()
+    if order.total_xof == 0:
+        _mark_paid(uow, order, hold, payment_id=None, provider="free", now=moment)
+    view = order_view(uow, order)
+    # Last: the audit chain's head row is locked until commit, keep that window short.
+    audit.record(
+        uow,
+        action="ticketing.order.created",
+        actor_id=actor_id,
+        target_type="order",
+        target_id=str(order.id),
+        details={"total_xof": order.total_xof, "places": len(lines), "channel": order.channel},
+    )
+    return CheckoutResult(view, token)
+
+
+def get_order(uow: UnitOfWork, order_id: uuid.UUID, *, token: str | None = None) -> OrderView:
+    """An order by id; with ``token`` (public access) the bearer secret must match."""
+    order = uow.session.get(Order, order_id)
+    if order is None or order.tenant_id != uow.require_tenant():
+        raise NotFound("ticketing.order_not_found", "no such order")
+    if token is not None and not secrets.compare_digest(access_hash(token), order.access_hash):
+        raise NotFound("ticketing.order_not_found", "no such order")
+    return order_view(uow, order)
+
+
+# -- payment confirmation --------------------------------------------------------------
+
+
+def confirm_payment(
+    uow: UnitOfWork,
+    *,
+    order_id: uuid.UUID,
+    payment_id: uuid.UUID,
+    amount_xof: int,
+    provider: str,
+    now: dt.datetime | None = None,
+) -> FulfilmentResult:
+    """See :func:`teranga.ticketing.fulfilment.on_payment_confirmed`."""
+    moment = _now(now)
+    order = repo.lock_order(uow, order_id)
+    if order is None:
+        return FulfilmentResult("refund_required", order_id, reason="unknown_order")
+    if order.status == OrderStatus.PAID.value:
+        if order.payment_id in (None, payment_id):
+            return FulfilmentResult("already_issued", order.id, _valid_ticket_ids(uow, order))
+        return FulfilmentResult("refund_required", order.id, reason="order_already_paid")
+    if order.status != OrderStatus.PENDING.value:
+        return FulfilmentResult("refund_required", order.id, reason="order_cancelled")
+    if amount_xof != order.total_xof:
+        order.payment_status = "amount_mismatch"
+        return FulfilmentResult("refund_required", order.id, reason="amount_mismatch")
+    hold = repo.lock_hold(uow, order.hold_id)
+    if hold is None:
+        return FulfilmentResult("refund_required", order.id, reason="unknown_order")
+    if hold.status == HoldStatus.EXPIRED.value and not _reattach(uow, hold, moment):
+        order.status = OrderStatus.CANCELLED.value
+        order.payment_status = "refund_required"
+        order.refund_reason = "places_taken"
+        audit.record(
+            uow,
+            action="ticketing.order.orphan_payment",
+            actor_id=None,
+            target_type="order",
+            target_id=str(order.id),
+            details={"payment_id": str(payment_id), "amount_xof": amount_xof},
+        )
+        return FulfilmentResult("refund_required", order.id, reason="places_taken")
+    if hold.status not in (HoldStatus.ACTIVE.value, HoldStatus.EXPIRED.value):
+        return FulfilmentResult("refund_required", order.id, reason="order_cancelled")
+    ids = _mark_paid(uow, order, hold, payment_id=payment_id, provider=provider, now=moment)
+    return FulfilmentResult("issued", order.id, ids)
+
+
+def _reattach(uow: UnitOfWork, hold: Hold, now: dt.datetime) -> bool:
+    """Claim an expired hold's places again if they are still free (late payment)."""
+    s = _locked_session(uow, hold.session_id)
+    repo.sweep_expired(uow, s, now)
+    lines = [
+        ln for ln in repo.lines_of_hold(uow, hold.id) if ln.status == LineStatus.RELEASED.value
+    ]
+    if not lines or s.status != "scheduled":
+        return False
+    seat_ids = [ln.seat_id for ln in lines if ln.seat_id is not None]
+    if seat_ids and repo.seats_taken(uow, s.id, seat_ids):
+        return False
+    zone = uow.session.get(Zone, lines[0].zone_id, populate_existing=True)
+    cat = uow.session.get(PriceCategory, lines[0].category_id, populate_existing=True)
+    if zone is None or cat is None:
+        return False
+    if _capacity_problem(uow, s, zone, cat, hold.channel, len(lines)) is not None:
+        return False
+    for ln in lines:
+        ln.status = LineStatus.HELD.value
+    repo.adjust_counters(uow, s, hold.channel, lines, +1)
+    uow.session.flush()
+    return True
+
+
+def _valid_ticket_ids(uow: UnitOfWork, order: Order) -> tuple[uuid.UUID, ...]:
+    return tuple(
+        uow.session.scalars(
+            sa.select(Ticket.id)
+            .where(Ticket.order_id == order.id, Ticket.status == TicketStatus.VALID.value)
+            .order_by(Ticket.id)
+        )
+    )
+
+
+def _mark_paid(
+    uow: UnitOfWork,
+    order: Order,
+    hold: Hold,
+    *,
+    payment_id: uuid.UUID | None,
+    provider: str,
+    now: dt.datetime,
+) -> tuple[uuid.UUID, ...]:
+    order.status = OrderStatus.PAID.value
+    order.payment_id = payment_id
+    order.payment_provider = provider
+    order.payment_status = "succeeded" if payment_id else provider
+    order.paid_at = now
+    hold.status = HoldStatus.ORDERED.value
+    lines = repo.lines_of_hold(uow, hold.id)
+    for ln in lines:
+        ln.status = LineStatus.SOLD.value
+    uow.session.flush()
+    issued = issue_tickets(uow, order, lines, now=now)
+    audit.record(
+        uow,
+        action="ticketing.order.paid",
+        actor_id=None,
+        target_type="order",
+        target_id=str(order.id),
+        details={"total_xof": order.total_xof, "tickets": len(issued), "provider": provider},
+    )
+    uow.publish(
+        "ticketing.order.paid",
+        {
+            "order_id": str(order.id),
+            "session_id": str(order.session_id),
+            "tickets": [str(t) for t in issued],
+        },
+    )
+    return issued
+
+
+def issue_tickets(
+    uow: UnitOfWork,
+    order: Order,
+    lines: list[OrderLine],
+    *,
+    now: dt.datetime,
+    holder_sealed: bytes | None = None,
+    holder_index: str | None = None,
+    replaces: dict[uuid.UUID, uuid.UUID] | None = None,
+) -> tuple[uuid.UUID, ...]:
+    """Sign one ticket per line with the event key. Callers hold the order lock."""
+    s = uow.session.get(TicketSession, order.session_id)
+    if s is None:
+        raise NotFound("ticketing.session_not_found", "no such session")
+    key_row = catalogue.active_key_row(uow, s.event_id)
+    private_raw = catalogue.private_key(uow, key_row)
+    zones = {z.id: z for z in _by_ids(uow, Zone, {ln.zone_id for ln in lines})}
+    cats = {c.id: c for c in _by_ids(uow, PriceCategory, {ln.category_id for ln in lines})}
+    seats = {st.id: st for st in _by_ids(uow, Seat, {ln.seat_id for ln in lines if ln.seat_id})}
+    valid_from, valid_until = s.starts_at - GATES_OPEN, s.ends_at + GATES_CLOSE
+    ids = []
+    for ln in lines:
+        tid = new_id()
+        claims = TicketClaims(
+            key_id=key_row.key_id,
+            ticket_id=tid,
+            session_tag=session_tag(s.id),
+            zone_no=zones[ln.zone_id].number,
+            category_no=cats[ln.category_id].number,
+            seat_no=seats[ln.seat_id].number if ln.seat_id else 0,
+            valid_from=valid_from,
+            valid_until=valid_until,
+        )
+        uow.session.add(
+            Ticket(
+                id=tid,
+                tenant_id=order.tenant_id,
+                order_id=order.id,
+                line_id=ln.id,
+                session_id=s.id,
+                seat_id=ln.seat_id,
+                code=new_short_code(),
+                status=TicketStatus.VALID.value,
+                key_id=key_row.key_id,
+                payload=sign_claims(claims, private_raw),
+                holder_phone_sealed=holder_sealed or order.phone_sealed,
+                holder_phone_index=holder_index or order.phone_index,
+                replaces_id=(replaces or {}).get(ln.id),
+                issued_at=now,
+            )
+        )
+        ids.append(tid)
+    uow.session.flush()
+    return tuple(ids)
+
+
+def record_payment_failure(uow: UnitOfWork, *, order_id: uuid.UUID, payment_id: uuid.UUID) -> None:
+    """A failed attempt leaves the order pending (the buyer may retry until the hold ends)."""
+    order = repo.lock_order(uow, order_id)
+    if order is None or order.status != OrderStatus.PENDING.value:
+        return  # unknown, or already paid/cancelled: a late failure changes nothing
+    order.payment_status = "failed"
+    uow.session.flush()
+
+
+def box_office_sale(
+    uow: UnitOfWork,
+    *,
+    session_id: uuid.UUID,
+    category_id: uuid.UUID,
+    quantity: int | None = None,
+    seat_ids: list[uuid.UUID] | None = None,
+    phone: str | None = None,
+    actor_id: uuid.UUID | None,
+    now: dt.datetime | None = None,
+) -> CheckoutResult:
+    """Sell at the counter for cash: hold, order and issue in one transaction."""
+    moment = _now(now)
+    hold = create_hold(
+        uow,
+        session_id=session_id,
+        category_id=category_id,
+        quantity=quantity,
+        seat_ids=seat_ids,
+        channel=Channel.BOX_OFFICE.value,
+        now=moment,
+    )
+    result = checkout(uow, hold_id=hold.id, phone=phone, now=moment, actor_id=actor_id)
+    order = repo.lock_order(uow, result.order.id)
+    held = repo.lock_hold(uow, hold.id)
+    if order is None or held is None:
+        raise NotFound("ticketing.order_not_found", "order vanished")
+    if order.status == OrderStatus.PENDING.value:
+        _mark_paid(uow, order, held, payment_id=None, provider="cash", now=moment)
+    return CheckoutResult(order_view(uow, order), result.access_token)

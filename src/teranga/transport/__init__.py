@@ -1,0 +1,1 @@
+"""e-Transport: GTFS import/validate/export, journey planning, real time."""

@@ -1,0 +1,47 @@
+"""Buying a ticket in headless Chromium on a phone-sized screen, against ``teranga demo``:
+browse -> hold (countdown) -> phone -> sandbox payment -> ticket with QR, then offline."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from tests.browser.test_programme_browser import Watch
+
+pytestmark = pytest.mark.browser
+
+
+def test_buy_with_sandbox_then_ticket_works_offline(chromium: Browser, demo_server: str) -> None:
+    context = chromium.new_context(
+        locale="fr-FR", viewport={"width": 360, "height": 740}, is_mobile=True
+    )
+    page = context.new_page()
+    watch = Watch(page)
+    try:
+        page.goto(f"{demo_server}/billetterie")
+        expect(page.locator("h1")).to_have_text("Billetterie")
+        page.locator("li.card", has_text="À partir de").first.locator("a").click()
+        expect(page.locator("form.card").first).to_be_visible()
+        page.locator("form.card").first.get_by_role("button").click()
+        expect(page.locator("#left")).to_contain_text(re.compile(r"\d+ min \d\d s"))
+        page.locator("input[name=phone]").fill("77 123 45 67")
+        page.locator("form.card button[type=submit]").click()
+        page.get_by_role("button", name="Approuver le paiement").click()
+        expect(page.locator("h1")).to_have_text("Vos billets")
+        expect(page.locator(".ticket svg")).to_have_count(1)
+        code = page.locator(".ticket strong").first.inner_text()
+        assert re.fullmatch(r"[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{3}-[2-9A-HJ-NP-Z]{3}", code)
+        # Offline: once the service worker has seen the page, it shows without a network.
+        page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+        page.reload()
+        context.set_offline(True)
+        page.reload()
+        expect(page.locator(".ticket svg")).to_have_count(1)
+        expect(page.locator(".ticket strong").first).to_have_text(code)
+        context.set_offline(False)
+        assert watch.foreign == []
+        assert [e for e in watch.errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
+    finally:
+        context.close()

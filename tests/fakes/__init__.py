@@ -1,0 +1,1 @@
+"""Local fake servers that speak third-party wire formats (payment providers)."""

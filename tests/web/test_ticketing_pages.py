@@ -1,0 +1,90 @@
+"""Spectator pages: browse -> hold (countdown) -> phone + sandbox payment -> ticket with QR."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from teranga.config import Settings
+from teranga.container import build_container
+from teranga.platform.clock import FrozenClock
+from teranga.web.app import create_app
+from tests.factories import bearer, make_principal_token, make_tenant
+from tests.web.test_ticketing_api import NOW, Api, _session
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def site(sqlite_settings: Settings) -> Iterator[Api]:
+    clock = FrozenClock(NOW)
+    container = build_container(sqlite_settings, clock=clock)
+    tenant = make_tenant(container, sqlite_settings.default_tenant)
+    token = make_principal_token(container, tenant, "organiser-admin")
+    with TestClient(create_app(sqlite_settings, container=container)) as client:
+        yield Api(client, container, tenant, bearer(token), clock)
+
+
+def _form(client: TestClient, page: str, action: str, data: dict[str, str]) -> object:
+    html = client.get(page).text
+    match = CSRF.search(html)
+    assert match, html[:500]
+    return client.post(action, data={**data, "csrf_token": match.group(1)}, follow_redirects=False)
+
+
+def test_buy_with_sandbox_and_see_ticket(site: Api) -> None:
+    ids = _session(site)
+    c = site.client
+    home = c.get("/billetterie")
+    assert home.status_code == 200
+    assert "Finale" in home.text
+    assert "Billetterie" in home.text
+    assert len(home.content) < 100_000
+    page = f"/billetterie/seance/{ids['session']}"
+    r = _form(c, page, f"{page}/reserver", {"category_id": ids["cat"], "quantity": "2"})
+    assert r.status_code == 303  # type: ignore[attr-defined]
+    cart = r.headers["location"]  # type: ignore[attr-defined]
+    html = c.get(cart).text
+    assert "Places réservées pour vous pendant" in html
+    assert "10 min 00 s" in html
+    r = _form(c, cart, f"{cart}/commander", {"phone": "77 123 45 67", "provider": "sandbox"})
+    assert r.status_code == 303  # type: ignore[attr-defined]
+    pay_page = r.headers["location"]  # type: ignore[attr-defined]
+    assert pay_page.startswith("http://") or pay_page.startswith("/paiement/sandbox/")
+    path = "/" + pay_page.split("/", 3)[3] if pay_page.startswith("http") else pay_page
+    r = _form(c, path, path, {"decision": "approve"})
+    ticket_page = r.headers["location"]  # type: ignore[attr-defined]
+    assert "/billetterie/commande/" in ticket_page
+    tpath = "/" + ticket_page.split("/", 3)[3] if ticket_page.startswith("http") else ticket_page
+    t = c.get(tpath)
+    assert t.status_code == 200
+    assert t.text.count("<svg") >= 2
+    assert "Code" in t.text
+    assert len(t.content) < 100_000
+    pdf = c.get(f"{tpath}/billets.pdf")
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF")
+    # Another phone (no cookie) cannot open the order.
+    assert TestClient(c.app).get(tpath).status_code == 404
+    assert c.get("/billetterie/sw.js").headers["content-type"].startswith("text/javascript")
+
+
+def test_free_registration_and_expired_hold(site: Api) -> None:
+    ids = _session(site, price=0)
+    c = site.client
+    page = f"/billetterie/seance/{ids['session']}"
+    r = _form(c, page, f"{page}/reserver", {"category_id": ids["cat"], "quantity": "1"})
+    cart = r.headers["location"]  # type: ignore[attr-defined]
+    r = _form(c, cart, f"{cart}/commander", {"phone": "771112233", "provider": "none"})
+    order_page = r.headers["location"]  # type: ignore[attr-defined]
+    assert order_page.startswith("/billetterie/commande/")
+    assert "<svg" in c.get(order_page).text
+    r = _form(c, page, f"{page}/reserver", {"category_id": ids["cat"], "quantity": "1"})
+    cart = r.headers["location"]  # type: ignore[attr-defined]
+    site.clock.advance(minutes=11)
+    assert "a expiré" in c.get(cart).text
+    uuid.UUID(cart.rsplit("/", 1)[-1])
