@@ -257,3 +257,29 @@ def test_other_tenant_units_are_invisible(container: Container, tid: uuid.UUID) 
     with container.uow(tid) as uow:
         assert len(service.schedule_view(uow, dt.date(2026, 11, 2))) == 1
         assert service.schedule_view(uow, dt.date(2026, 11, 3)) == []
+
+
+def test_snapshot_query_counts_are_pinned(container: Container, tid: uuid.UUID) -> None:
+    """Hot public reads stay at a fixed number of queries, however many lines or units."""
+    for name in ("schedule_v1.xml", "athm100m_official_v3.xml", "judm66kg_official_v1.xml"):
+        _import(container, tid, name)
+    statements: list[str] = []
+
+    def count(_conn: Any, _cur: Any, statement: str, *_: Any) -> None:
+        if not statement.startswith(("BEGIN", "SELECT set_config")):
+            statements.append(statement)
+
+    sa.event.listen(container.engine, "before_cursor_execute", count)
+    try:
+        for view, expected in [
+            (lambda uow: service.unit_view(uow, A100), 2),
+            (lambda uow: service.schedule_view(uow, dt.date(2026, 11, 2)), 2),
+            (lambda uow: service.sport_view(uow, "athletics"), 2),
+            (service.medal_rows, 1),
+        ]:
+            statements.clear()
+            with container.uow(tid) as uow:
+                view(uow)
+            assert len(statements) == expected, statements
+    finally:
+        sa.event.remove(container.engine, "before_cursor_execute", count)

@@ -328,3 +328,34 @@ def test_idempotency_keys_are_kept_24_hours_then_pruned(container: Container) ->
         idempotency.claim(
             container.uow_factory, tenant_id=tid, scope="s", key="recent", fingerprint="g", now=T0
         )
+
+
+def test_api_for_gates_verifies_qr_and_code_and_revocations(container: Container) -> None:
+    from teranga.ticketing import api
+
+    st = make_session(container)
+    order = buy(container, st, qty=2)
+    t = order.tickets[0]
+    with container.uow(st.tenant) as uow:
+        by_qr = api.verify_ticket_text(uow, t.qr)
+        by_code = api.verify_ticket_text(uow, t.code.lower())
+        assert by_qr is not None
+        assert by_qr == by_code
+        assert by_qr.ticket_id == t.id
+        assert by_qr.session_tag == api.tag_of(st.session)
+        forged = t.qr[:-3] + ("000" if not t.qr.endswith("000") else "111")
+        assert api.verify_ticket_text(uow, forged) is None
+        assert api.verify_ticket_text(uow, "not a ticket") is None
+        assert not api.is_revoked(uow, t.id)
+        keys = api.public_keys_for_sessions(uow, [st.session])
+        assert [k["key_id"] for k in keys] == [by_qr.key_id]
+        assert api.session_ids(uow) == [st.session]
+        aftersale.transfer_ticket(
+            uow, ticket_id=t.id, to_phone="781112233", order_token=None, actor_id=None, now=T0
+        )
+        assert api.is_revoked(uow, t.id)
+        assert api.revoked_since(uow, None) == [t.id]
+        assert api.revoked_since(uow, T0) == []
+    other = make_tenant(container)
+    with container.uow(other) as uow:
+        assert api.verify_ticket_text(uow, t.qr) is None  # another tenant's keys

@@ -36,6 +36,4 @@ def test_domains_import_each_other_through_api_only() -> None:
 def test_the_check_sees_domain_imports() -> None:
     # Guard against a check that passes because it sees nothing.
     graph = grimp.build_graph("teranga")
-    assert "teranga.identity.api" in graph.find_modules_directly_imported_by(
-        "teranga.access.web"
-    )
+    assert "teranga.identity.api" in graph.find_modules_directly_imported_by("teranga.access.web")

@@ -189,11 +189,15 @@ def test_bearer_tokens_me_create_and_scopes(client: TestClient) -> None:
     assert client.delete(f"/api/v1/auth/tokens/{tok_id}", headers=bearer(secret)).status_code == 204
 
 
-def test_forbidden_is_403(client: TestClient) -> None:
+def test_forbidden_is_403_and_logged(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
     secret = make_principal_token(_container(client), _tenant(client), "gate-agent")
-    r = client.get("/api/v1/audit/entries", headers=bearer(secret))
+    with caplog.at_level("WARNING", logger="teranga.identity.auth"):
+        r = client.get("/api/v1/audit/entries", headers=bearer(secret))
     assert r.status_code == 403
     assert r.json()["code"] == "forbidden"
+    denied = [rec for rec in caplog.records if rec.getMessage() == "access denied"]
+    assert len(denied) == 1
+    assert denied[0].permission == "audit.read"
 
 
 def test_user_admin_api(client: TestClient) -> None:

@@ -12,6 +12,7 @@ cookie must carry the session's CSRF token (form field ``csrf_token`` or header
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -22,6 +23,8 @@ from teranga.container import Container
 from teranga.identity import domain, service
 from teranga.identity.domain import Principal
 from teranga.platform.errors import Forbidden, Unauthorized
+
+log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "teranga_session"
 # Anonymous forms (login) use a double-submit cookie; signed-in forms the session's token.
@@ -125,6 +128,17 @@ def require(permission: str) -> Callable[[Request], Awaitable[Principal]]:
                 raise LoginRequired("unauthorized", "sign in first")
             raise Unauthorized("unauthorized", "authentication required")
         if not principal.can(permission):
+            # ASVS 16.3.2: authorisation failures are logged (ids only, no personal data).
+            log.warning(
+                "access denied",
+                extra={
+                    "permission": permission,
+                    "user_id": str(principal.user_id),
+                    "tenant_id": str(principal.tenant_id),
+                    "via": principal.via,
+                    "path": request.url.path,
+                },
+            )
             raise Forbidden("forbidden", f"missing permission {permission}")
         await _check_csrf(request, principal)
         return principal

@@ -25,13 +25,14 @@ ROLE_GRANTS: dict[str, tuple[str, ...]] = {
         "privacy.*",
         "audit.read",
         "identity.user.*",
+        "webhooks.*",
         *_SELF,
     ),
     "box-office": ("ticketing.boxoffice.*", "ticketing.order.read", *_SELF),
     "gate-agent": ("access.scan.*", *_SELF),
     "scorer": ("results.*", *_SELF),
     "transport-operator": ("transport.*", *_SELF),
-    "developer": ("*.read", *_SELF),
+    "developer": ("*.read", "webhooks.*", *_SELF),
 }
 
 ROLES: tuple[str, ...] = tuple(ROLE_GRANTS)

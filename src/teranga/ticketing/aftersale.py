@@ -22,6 +22,8 @@ from teranga.ticketing.domain import (
     LineStatus,
     OrderStatus,
     TicketStatus,
+    check_hold_transition,
+    check_order_transition,
     code_is_well_formed,
     normalise_code,
 )
@@ -107,6 +109,8 @@ def _refund_lines(
         .where(OrderLine.hold_id == hold.id, OrderLine.status == LineStatus.SOLD.value)
     )
     if not left:
+        check_order_transition(OrderStatus(order.status), OrderStatus.REFUNDED)
+        check_hold_transition(HoldStatus(hold.status), HoldStatus.RELEASED)
         order.status = OrderStatus.REFUNDED.value
         hold.status = HoldStatus.RELEASED.value
     uow.session.flush()
@@ -130,6 +134,7 @@ def cancel_order(
     if hold.status == HoldStatus.ACTIVE.value:
         s = sales._locked_session(uow, order.session_id)
         repo.release_hold_places(uow, s, hold, HoldStatus.RELEASED)
+    check_order_transition(OrderStatus(order.status), OrderStatus.CANCELLED)
     order.status = OrderStatus.CANCELLED.value
     uow.session.flush()
     audit.record(

@@ -1,8 +1,10 @@
-"""What other domains may use from the billetterie.
+"""What other domains may use from ticketing (gate access control, reports).
 
-Access control verifies tickets through these functions: the signed payload (checked with
-the tenant's public keys, as an offline scanner would) or the short code (looked up online),
-revocations as deltas, and the public keys of the sessions a gate admits.
+    from teranga.ticketing import api as ticketing
+    claims = ticketing.verify_ticket_text(uow, scanned)   # QR text or short code, or None
+    ticketing.is_revoked(uow, claims.ticket_id)
+
+The signed payload layout is documented on ``TicketClaims`` (``teranga.ticketing.domain``).
 """
 
 from __future__ import annotations
@@ -16,17 +18,34 @@ import sqlalchemy as sa
 
 from teranga.platform.uow import UnitOfWork
 from teranga.ticketing.domain import (
+    PAYLOAD_VERSION,
     BadPayload,
     TicketClaims,
+    TicketStatus,
     b45decode,
     code_is_well_formed,
     normalise_code,
+    session_tag,
     verify_payload,
 )
-from teranga.ticketing.models import SigningKeyRow, Ticket, TicketSession
+from teranga.ticketing.fulfilment import FulfilmentResult, on_payment_confirmed, on_payment_failed
+from teranga.ticketing.models import SigningKeyRow, Ticket, TicketSession, Zone
+
+__all__ = [
+    "PAYLOAD_VERSION",
+    "FulfilmentResult",
+    "TicketClaims",
+    "is_revoked",
+    "on_payment_confirmed",
+    "on_payment_failed",
+    "public_keys_for_sessions",
+    "revoked_since",
+    "session_ids",
+    "verify_ticket_text",
+]
 
 
-def _keys(uow: UnitOfWork) -> dict[int, bytes]:
+def _tenant_keys(uow: UnitOfWork) -> dict[int, bytes]:
     rows = uow.session.execute(
         sa.select(SigningKeyRow.key_id, SigningKeyRow.public_key).where(
             SigningKeyRow.tenant_id == uow.require_tenant()
@@ -35,76 +54,79 @@ def _keys(uow: UnitOfWork) -> dict[int, bytes]:
     return {int(k): bytes(pk) for k, pk in rows}
 
 
+def _claims_of(uow: UnitOfWork, t: Ticket) -> TicketClaims:
+    return verify_payload(bytes(t.payload), _tenant_keys(uow))
+
+
 def verify_ticket_text(uow: UnitOfWork, text: str) -> TicketClaims | None:
-    """Claims of a scanned QR (base45 signed payload) or typed short code; None when the
-    text is malformed, forged, signed by an unknown key or an unknown code."""
+    """Claims of a scanned QR text (base45, signature checked against the tenant's event
+    keys) or of a short code typed at a gate (looked up online); None if unknown/forged."""
     raw = text.strip()
-    if not raw:
-        return None
     code = normalise_code(raw)
-    if len(raw) <= 16 and code_is_well_formed(code):
-        payload = uow.session.scalar(
-            sa.select(Ticket.payload).where(
-                Ticket.tenant_id == uow.require_tenant(), Ticket.code == code
-            )
+    if len(code) <= 12 and code_is_well_formed(code):
+        t = uow.session.scalar(
+            sa.select(Ticket).where(Ticket.tenant_id == uow.require_tenant(), Ticket.code == code)
         )
-        if payload is None:
-            return None
-        data = bytes(payload)
-    else:
-        try:
-            data = b45decode(raw)
-        except BadPayload:
-            return None
+        return _claims_of(uow, t) if t is not None else None
     try:
-        return verify_payload(data, _keys(uow))
+        return verify_payload(b45decode(raw), _tenant_keys(uow))
     except BadPayload:
         return None
 
 
 def is_revoked(uow: UnitOfWork, ticket_id: uuid.UUID) -> bool:
-    """True when the ticket was transferred, refunded or cancelled (or does not exist)."""
-    row = uow.session.execute(
-        sa.select(Ticket.status, Ticket.revoked_at).where(
+    """True when the ticket was transferred (revoked) or refunded (void), or is unknown."""
+    status = uow.session.scalar(
+        sa.select(Ticket.status).where(
             Ticket.tenant_id == uow.require_tenant(), Ticket.id == ticket_id
         )
-    ).first()
-    return row is None or row.revoked_at is not None or row.status != "valid"
+    )
+    return status != TicketStatus.VALID.value
 
 
 def public_keys_for_sessions(
     uow: UnitOfWork, session_ids: Sequence[uuid.UUID]
 ) -> list[dict[str, object]]:
-    """Public keys (base64 raw Ed25519) of the events these sessions belong to."""
-    events = sa.select(TicketSession.event_id).where(
-        TicketSession.tenant_id == uow.require_tenant(), TicketSession.id.in_(session_ids)
-    )
-    rows = uow.session.scalars(
-        sa.select(SigningKeyRow).where(
-            SigningKeyRow.tenant_id == uow.require_tenant(), SigningKeyRow.event_id.in_(events)
+    """The event keys that sign tickets of these sessions, for offline scanners."""
+    events = set(
+        uow.session.scalars(
+            sa.select(TicketSession.event_id).where(
+                TicketSession.tenant_id == uow.require_tenant(),
+                TicketSession.id.in_(list(session_ids)),
+            )
         )
+    )
+    if not events:
+        return []
+    rows = uow.session.scalars(
+        sa.select(SigningKeyRow)
+        .where(SigningKeyRow.event_id.in_(events))
+        .order_by(SigningKeyRow.key_id)
     )
     return [
         {
             "key_id": r.key_id,
-            "event_id": str(r.event_id),
+            "algorithm": "Ed25519",
+            "payload_version": PAYLOAD_VERSION,
             "public_key": base64.b64encode(r.public_key).decode(),
+            "event_id": str(r.event_id),
         }
         for r in rows
     ]
 
 
 def revoked_since(uow: UnitOfWork, after: dt.datetime | None) -> list[uuid.UUID]:
+    """Ids of tickets revoked or voided after ``after`` (all of them when None)."""
     q = sa.select(Ticket.id).where(
         Ticket.tenant_id == uow.require_tenant(), Ticket.revoked_at.is_not(None)
     )
     if after is not None:
         q = q.where(Ticket.revoked_at > after)
-    return list(uow.session.scalars(q))
+    return list(uow.session.scalars(q.order_by(Ticket.revoked_at, Ticket.id)))
 
 
 def session_ids(uow: UnitOfWork) -> list[uuid.UUID]:
-    """Every ticketed session of the tenant (e.g. for a demo gate admitting them all)."""
+    """Ticketed sessions of the tenant, in time order."""
     return list(
         uow.session.scalars(
             sa.select(TicketSession.id)
@@ -112,3 +134,16 @@ def session_ids(uow: UnitOfWork) -> list[uuid.UUID]:
             .order_by(TicketSession.starts_at)
         )
     )
+
+
+def zone_numbers(uow: UnitOfWork, session_id: uuid.UUID) -> dict[int, str]:
+    """Zone number (as in the QR payload) -> zone name, for a session."""
+    return {
+        z.number: z.name
+        for z in uow.session.scalars(sa.select(Zone).where(Zone.session_id == session_id))
+    }
+
+
+def tag_of(session_id: uuid.UUID) -> bytes:
+    """The 8-byte session tag carried in ticket payloads."""
+    return session_tag(session_id)

@@ -18,7 +18,7 @@ from collections import Counter
 import sqlalchemy as sa
 
 from teranga.platform.uow import UnitOfWork
-from teranga.ticketing.domain import HoldStatus, LineStatus
+from teranga.ticketing.domain import HoldStatus, LineStatus, check_hold_transition
 from teranga.ticketing.models import (
     ChannelQuota,
     Hold,
@@ -155,6 +155,7 @@ def release_hold_places(
     uow: UnitOfWork, session: TicketSession, hold: Hold, target: HoldStatus
 ) -> list[OrderLine]:
     """Move ``hold`` to ``target`` and return its held places to the counters."""
+    check_hold_transition(HoldStatus(hold.status), target)
     held = [ln for ln in lines_of_hold(uow, hold.id) if ln.status == LineStatus.HELD.value]
     for ln in held:
         ln.status = LineStatus.RELEASED.value

@@ -39,6 +39,8 @@ from teranga.ticketing.domain import (
     TicketClaims,
     TicketStatus,
     b45encode,
+    check_hold_transition,
+    check_order_transition,
     check_person_cap,
     format_code,
     new_short_code,
@@ -538,6 +540,7 @@ def confirm_payment(
     if hold is None:
         return FulfilmentResult("refund_required", order.id, reason="unknown_order")
     if hold.status == HoldStatus.EXPIRED.value and not _reattach(uow, hold, moment):
+        check_order_transition(OrderStatus(order.status), OrderStatus.CANCELLED)
         order.status = OrderStatus.CANCELLED.value
         order.payment_status = "refund_required"
         order.refund_reason = "places_taken"
@@ -600,6 +603,8 @@ def _mark_paid(
     provider: str,
     now: dt.datetime,
 ) -> tuple[uuid.UUID, ...]:
+    check_order_transition(OrderStatus(order.status), OrderStatus.PAID)
+    check_hold_transition(HoldStatus(hold.status), HoldStatus.ORDERED)
     order.status = OrderStatus.PAID.value
     order.payment_id = payment_id
     order.payment_provider = provider

@@ -202,10 +202,17 @@ def _bulk(
                 args[f"c{i}"] = _pg_array(col[a : a + chunk], text=kind == "text")
             session.execute(stmt, args)
         return
-    model = next(m for m in CHILD_TABLES if m.__tablename__ == table)
-    base = {"tenant_id": tenant_id, "feed_pk": feed_pk}
-    rows = [dict(zip(columns, values, strict=True)) | base for values in zip(*data, strict=True)]
-    session.execute(sa.insert(model), rows)
+    # SQLite: the driver's executemany over tuples (dicts through Core cost ~5x more).
+    conn = session.connection()
+    proc = sa.Uuid().bind_processor(conn.dialect)
+    tid = proc(tenant_id) if proc else tenant_id
+    fpk = proc(feed_pk) if proc else feed_pk
+    marks = ", ".join(["?"] * (len(columns) + 2))
+    conn.exec_driver_sql(
+        f"INSERT INTO {table} (tenant_id, feed_pk, {', '.join(columns)}) "  # noqa: S608
+        f"VALUES ({marks})",
+        [(tid, fpk, *values) for values in zip(*data, strict=True)],
+    )
 
 
 def _pg_array(values: list[Any], *, text: bool) -> str:

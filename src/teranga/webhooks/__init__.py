@@ -1,0 +1,1 @@
+"""Open platform webhooks: tenants' endpoints receive signed public events."""
