@@ -305,6 +305,7 @@ def main() -> None:
             "TERANGA_LOG_LEVEL": "WARNING",
         }
         exe = str(Path(sys.executable).parent / "teranga")
+        server_log = (Path(tmp) / "server.log").open("wb")
         proc = subprocess.Popen(
             [
                 exe,
@@ -318,8 +319,8 @@ def main() -> None:
                 "--no-upgrade",
             ],
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=server_log,
+            stderr=subprocess.STDOUT,
         )
         try:
             deadline = time.monotonic() + 60
@@ -332,7 +333,11 @@ def main() -> None:
                 time.sleep(0.2)
             pids = [proc.pid, *children(proc.pid)]
             cpu0 = cpu_ticks(pids)
-            res = asyncio.run(load(port, token, gate_ids, texts, args.dup_share, args.seed))
+            try:
+                res = asyncio.run(load(port, token, gate_ids, texts, args.dup_share, args.seed))
+            except OSError as exc:
+                tail = (Path(tmp) / "server.log").read_text(errors="replace")[-3000:]
+                raise SystemExit(f"load failed ({exc}); server log:\n{tail}") from exc
             cpu = cpu_ticks(pids) - cpu0
         finally:
             proc.terminate()

@@ -82,9 +82,10 @@ def serve(data_dir: str, broker: str, port: int, database_url: str = "", role: s
         database_url=database_url,
     )
     container = build_container(settings)
-    if role != "streams":
-        relay.install(container)
+    relay.install(container)
     app = create_app(settings, container=container)
+    if role == "streams":  # this process only serves streams: the writer process relays
+        container.extras["startup"].remove(container.extras["relay"].start)
     if "streams" not in container.extras:
         streams.setup(app, container)
         app.include_router(streams.router)

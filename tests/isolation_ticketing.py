@@ -92,6 +92,7 @@ _for(
         "/orders/{order_id}/cancel",
         "/orders/{order_id}/payments",
         "/orders/{order_id}/refunds",
+        "/boxoffice/orders/{order_id}/tickets.pdf",
     ],
 )
 _for("ticket_id", "ticket", ["/tickets/{ticket_id}/transfer"])

@@ -5,6 +5,8 @@ Nothing connects at import time; ``build_container`` is called by create_app and
 
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +16,7 @@ from teranga.config import Settings
 from teranga.platform.broker import Broker, make_broker
 from teranga.platform.clock import Clock
 from teranga.platform.db import make_engine
+from teranga.platform.errors import ConfigurationError
 from teranga.platform.kms import bind_kms, make_kms
 from teranga.platform.residency import enforce_residency
 from teranga.platform.uow import UnitOfWork, UnitOfWorkFactory
@@ -36,12 +39,40 @@ class Container:
         self.engine.dispose()
 
 
+MIN_SECRET_BYTES = 32
+
+
+def ensure_secret_key(settings: Settings) -> None:
+    """Production needs an explicit secret key; the embedded mode makes one on first start
+    and keeps it (0600) under data_dir, so a newcomer's demo has working sessions, sandbox
+    payments and rate-limit keys without configuring anything."""
+    if settings.secret_key:
+        if len(settings.secret_key.encode()) < MIN_SECRET_BYTES:
+            raise ConfigurationError(
+                "config.secret_key_too_short",
+                f"TERANGA_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes",
+            )
+        return
+    if settings.env == "prod":
+        raise ConfigurationError(
+            "config.secret_key_missing",
+            "TERANGA_SECRET_KEY is required in production (32+ random bytes)",
+        )
+    path = settings.data_dir / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(48))
+    settings.secret_key = path.read_text().strip()
+
+
 def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
     clock = clock or Clock()
     # Fail closed before anything connects: no store of personal data outside the allowed
     # jurisdictions without a live CDP transfer authorisation (Loi 2008-12 art. 49).
     enforce_residency(settings, now=clock.now())
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_secret_key(settings)
     # Cross-domain foreign keys (e.g. to tenants) resolve only once every model is imported.
     from teranga.domains import load_all_models
 

@@ -52,10 +52,15 @@ def scan(
     direction: Direction = Direction.IN,
     at: dt.datetime = NOW,
 ) -> service.ScanResult:
-    with container.uow(tid) as uow:
-        return service.scan(
-            uow, gate_id=gate, text=text, scanner_id="s1", nonce=nonce, now=at, direction=direction
-        )
+    return service.scan_once(
+        lambda: container.uow(tid),
+        gate_id=gate,
+        text=text,
+        scanner_id="s1",
+        nonce=nonce,
+        now=at,
+        direction=direction,
+    )
 
 
 def test_badge_enters_once_with_where_and_when(container: Container) -> None:

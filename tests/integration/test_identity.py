@@ -244,3 +244,19 @@ def test_successful_logins_do_not_count(container: Container) -> None:
     user = make_user(container, tid, "scorer")
     for _ in range(container.settings.login_rate_per_account + 2):
         assert _login(container, tid, user.email, DEFAULT_PASSWORD) is not None
+
+
+def test_revoked_token_stops_working_at_once_despite_the_cache(container: Container) -> None:
+    from teranga.identity import service as identity_service
+
+    tid = make_tenant(container)
+    user = make_user(container, tid, "developer")
+    with container.uow(tid) as uow:
+        secret, token = identity_service.create_token(
+            uow, user_id=user.id, name="app", scopes=["*"], expires_at=None
+        )
+    assert identity_service.authenticate_token(container, secret) is not None
+    assert identity_service.authenticate_token(container, secret) is not None  # cached
+    with container.uow(tid) as uow:
+        identity_service.revoke_token(uow, token_id=token.id, actor_id=None)
+    assert identity_service.authenticate_token(container, secret) is None

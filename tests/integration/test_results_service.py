@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import sqlalchemy as sa
 from teranga.container import Container
 from teranga.platform.errors import Conflict, NotFound, ValidationFailed
 from teranga.platform.outbox import OutboxMessage
+from teranga.platform.uow import UnitOfWork
 from teranga.results import service
 from teranga.results.domain import Line
 from teranga.results.models import OdfImport, Unit
@@ -271,15 +274,42 @@ def test_snapshot_query_counts_are_pinned(container: Container, tid: uuid.UUID) 
 
     sa.event.listen(container.engine, "before_cursor_execute", count)
     try:
-        for view, expected in [
+        views: list[tuple[Callable[[UnitOfWork], object], int]] = [
             (lambda uow: service.unit_view(uow, A100), 2),
             (lambda uow: service.schedule_view(uow, dt.date(2026, 11, 2)), 2),
             (lambda uow: service.sport_view(uow, "athletics"), 2),
             (service.medal_rows, 1),
-        ]:
+        ]
+        for view, expected in views:
             statements.clear()
             with container.uow(tid) as uow:
                 view(uow)
             assert len(statements) == expected, statements
     finally:
         sa.event.remove(container.engine, "before_cursor_execute", count)
+
+
+@pytest.mark.parametrize(
+    "order",
+    list(
+        itertools.permutations(
+            ["athm100m_startlist_v1.xml", "athm100m_unofficial_v2.xml", "athm100m_official_v3.xml"]
+        )
+    ),
+)
+def test_any_arrival_order_ends_at_the_highest_version(
+    container: Container, tid: uuid.UUID, order: tuple[str, ...]
+) -> None:
+    """Out-of-order and repeated deliveries converge: re-import is idempotent."""
+    _import(container, tid, "schedule_v1.xml")
+    for name in (*order, *order):
+        assert _import(container, tid, name).outcome in ("applied", "stale", "duplicate")
+    u = _unit(container, tid)
+    assert (u["result_status"], u["official"]) == ("OFFICIAL", True)
+    assert [ln["noc"] for ln in u["lines"][:3]] == ["SEN", "NGR", "GHA"]
+    with container.uow(tid) as uow:
+        assert [(r.noc, r.gold + r.silver + r.bronze) for r in service.medal_rows(uow)] == [
+            ("SEN", 1),
+            ("NGR", 1),
+            ("GHA", 1),
+        ]

@@ -64,6 +64,11 @@ def test_delay_pushed_by_operator_moves_the_journey(client: TestClient, small_gt
     v.vehicle.vehicle.id = "rame-12"
     v.vehicle.position.latitude = 14.70
     v.vehicle.position.longitude = -17.43
+    a = msg.entity.add()
+    a.id = "3"
+    tr = a.alert.header_text.translation.add()
+    tr.text, tr.language = "Retards sur le TER", "fr"
+    a.alert.informed_entity.add().route_id = "TER"
     data = msg.SerializeToString()
     box = bearer(make_principal_token(container, tid, "box-office"))
     url = "/api/v1/transport/realtime/dkr"
@@ -72,7 +77,7 @@ def test_delay_pushed_by_operator_moves_the_journey(client: TestClient, small_gt
     assert client.post(url, content=b"garbage", headers=op).status_code == 422
     r = client.post(url, content=data, headers=op)
     assert r.status_code == 200, r.text
-    assert r.json() == {"delays": 1, "vehicles": 1, "alerts": 0}
+    assert r.json() == {"delays": 1, "vehicles": 1, "alerts": 1}
     after = client.get("/api/v1/transport/plan", params=params).json()["journeys"][0]
     shift = dt.datetime.fromisoformat(after["arrival"]) - dt.datetime.fromisoformat(
         before["arrival"]
@@ -86,6 +91,12 @@ def test_delay_pushed_by_operator_moves_the_journey(client: TestClient, small_gt
     assert "vehicle:dkr:rame-12" in ids
     vehicles = client.get("/api/v1/transport/vehicles").json()
     assert vehicles[0]["id"] == "dkr:rame-12"
+    page = client.get(
+        "/transport",
+        params={"from": "dkr:TER01", "to": "dakar-arena", "when": "2026-11-02T08:00"},
+    ).text
+    assert "Retards sur le TER" in page  # the alert names the route the journey takes
+    assert 'class="vehicle"' in page  # the train is inside the journey's map
     # A full dataset without entities clears the state (the PG database is session-wide).
     empty = rt.FeedMessage()
     empty.header.gtfs_realtime_version = "2.0"

@@ -186,6 +186,25 @@ def test_cli_import_plan_export(db_settings: Settings, small_gtfs: Path, tmp_pat
         app, ["transport", "export", str(tmp_path / "net.zip"), "--database-url", url], env=env
     )
     assert r.exit_code == 0, r.output
+    from teranga.transport.realtime import Alert, Snapshot, build_feed, parse_feed
+
+    pb = tmp_path / "alert.pb"
+    pb.write_bytes(build_feed(Snapshot(alerts=[Alert("a1", "Gare de Hann fermée")])))
+    r = runner.invoke(
+        app, ["transport", "realtime", "dakar-small", str(pb), "--database-url", url], env=env
+    )
+    assert r.exit_code == 0, r.output
+    assert "alerts=1" in r.output
+    out_pb = tmp_path / "own.pb"
+    r = runner.invoke(app, ["transport", "gtfs-rt", str(out_pb), "--database-url", url], env=env)
+    assert r.exit_code == 0, r.output
+    assert parse_feed(out_pb.read_bytes()).alerts[0].header == "Gare de Hann fermée"
+    empty = tmp_path / "empty.pb"
+    empty.write_bytes(build_feed(Snapshot()))
+    r = runner.invoke(
+        app, ["transport", "realtime", "dakar-small", str(empty), "--database-url", url], env=env
+    )
+    assert "alerts=0" in r.output
     with sa.create_engine(db_settings.resolved_admin_url).connect() as c:
         assert c.scalar(sa.select(sa.func.count()).select_from(TransportFeed)) >= 1
 

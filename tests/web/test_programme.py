@@ -191,7 +191,10 @@ def test_home_page_query_count_is_pinned(client: TestClient, container: Containe
     statements: list[str] = []
 
     def count(_conn: object, _cur: object, statement: str, *_args: object) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
+        # Only the page's own reads count: background workers (outbox relay, payment
+        # reconciler, webhook dispatcher) share the engine, and the per-transaction RLS
+        # set_config is not a query of the page.
+        if statement.lstrip().upper().startswith("SELECT") and "programme_" in statement:
             statements.append(statement)
 
     sa.event.listen(container.engine, "before_cursor_execute", count)
@@ -200,5 +203,5 @@ def test_home_page_query_count_is_pinned(client: TestClient, container: Containe
     finally:
         sa.event.remove(container.engine, "before_cursor_execute", count)
     assert r.status_code == 200
-    # venues, sports, day counts, the sport filter lookup, sessions (+ RLS set_config on pg)
-    assert len(statements) <= 7, statements
+    # venues, sports, day counts, the sport filter lookup, sessions
+    assert len(statements) <= 5, "\n".join(s[:90] for s in statements)

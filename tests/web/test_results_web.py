@@ -163,6 +163,10 @@ def test_odf_import_api(client: TestClient, scorer: dict[str, str]) -> None:
     assert bad["details"]["outcome"] == "rejected"  # type: ignore[index]
     log = client.get("/api/v1/results/odf/log", headers=scorer).json()
     assert log[0]["outcome"] == "rejected"
+    huge = client.post("/api/v1/results/odf", content=b" " * 2_000_001, headers=scorer)
+    assert (huge.status_code, huge.json()["code"]) == (413, "payload_too_large")
+    empty = client.post("/api/v1/results/odf", content=b"", headers=scorer)
+    assert (empty.status_code, empty.json()["code"]) == (422, "malformed_xml")
 
 
 def _live_state(html: str) -> dict[str, object]:

@@ -252,6 +252,11 @@ def test_box_office_cash_sale_and_lookup(api: Api) -> None:
         "/api/v1/ticketing/boxoffice/lookup", json={"phone": "+221770000001"}, headers=desk
     ).json()
     assert [o["id"] for o in found] == [order["id"]]
+    pdf = api.client.get(
+        f"/api/v1/ticketing/boxoffice/orders/{order['id']}/tickets.pdf", headers=desk
+    )
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF")
     # The desk cannot create events.
     assert (
         api.client.post("/api/v1/ticketing/events", json={"name": "x"}, headers=desk).status_code
@@ -285,3 +290,20 @@ def test_other_tenant_gets_404(api: Api) -> None:
     assert r.status_code == 404
     r = api.client.post(f"/api/v1/ticketing/sessions/{ids['session']}/cancel", headers=stranger)
     assert r.status_code == 404
+
+
+def test_cancel_session_refunds_paid_orders_through_the_provider(api: Api) -> None:
+    ids = _session(api)
+    hold = api.post(f"/sessions/{ids['session']}/holds", {"category_id": ids["cat"], "quantity": 1})
+    created = api.post(f"/holds/{hold.json()['id']}/order", {"phone": "771234567"}).json()
+    _pay_with_sandbox(api, created["order"]["id"], created["access_token"])
+    r = api.client.post(f"/api/v1/ticketing/sessions/{ids['session']}/cancel", headers=api.admin)
+    assert r.status_code == 200, r.text
+    assert [(x["amount_xof"], x["money"]) for x in r.json()["refunds"]] == [(3000, "provider")]
+    order = api.client.get(
+        f"/api/v1/ticketing/orders/{created['order']['id']}",
+        headers={"X-Order-Token": created["access_token"]},
+    ).json()
+    assert order["status"] == "refunded"
+    assert order["tickets"] == []
+    assert api.client.get("/api/v1/ticketing/sessions").json() == []

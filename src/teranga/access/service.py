@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 
 from teranga.access import credentials, tickets
 from teranga.access.domain import (
+    ACCEPT,
     AccreditationRole,
     CheckinRule,
     Credential,
@@ -560,12 +561,14 @@ def scan(
     direction: Direction = Direction.IN,
     agent_id: uuid.UUID | None = None,
 ) -> ScanResult:
-    """Online scan at a gate: verify, apply the gate's lists, record the entry atomically."""
+    """Online scan at a gate: verify, apply the gate's lists, record the entry atomically.
+
+    Raises DuplicateScan when this (scanner, nonce) was already recorded (a retry or a
+    concurrent duplicate): the caller rolls back and replays the recorded answer
+    (``scan_once`` does both).
+    """
     if not scanner_id or len(scanner_id) > 64 or not nonce or len(nonce) > 64:
         raise ValidationFailed("nonce", "scanner_id and nonce are 1-64 characters")
-    previous = _recorded(uow, scanner_id, nonce)
-    if previous is not None:
-        return _replay(uow, previous)
     gate = gate_config(uow, gate_id)
     cred = decode(uow, text, badge_keys=_cached_badge_keys(uow))
     decision: Decision
@@ -580,28 +583,32 @@ def scan(
         for rule, exit_scans in gate.lists:
             if direction is Direction.OUT and not exit_scans:
                 continue
-            # Presence is read only for a list whose rule admits the credential.
-            if not revoked and check_rule(cred, rule, now) is not Reason.OK:
-                d = Decision(False, check_rule(cred, rule, now))
+            reason = Reason.REVOKED if revoked else check_rule(cred, rule, now)
+            if reason is not Reason.OK:
+                d = Decision(False, reason)
+            elif direction is Direction.IN and not rule.allow_reentry:
+                # The common case at a gate costs one statement: the claim itself.
+                d = (
+                    ACCEPT
+                    if _claim(uow, rule, cred.credential_id, gate.name, now, direction)
+                    else _already_entered(uow, rule.list_id, cred.credential_id)
+                )
             else:
                 p = _presence(uow, rule.list_id, cred.credential_id)
                 presence = Presence(p.inside, p.gate, p.at, p.entries) if p else None
-                d = decide(cred, rule, now, revoked=revoked, presence=presence, direction=direction)
+                d = decide(cred, rule, now, revoked=False, presence=presence, direction=direction)
+                if d.accepted and not _claim(
+                    uow, rule, cred.credential_id, gate.name, now, direction
+                ):
+                    # Lost the race to a concurrent scan.
+                    d = (
+                        _already_entered(uow, rule.list_id, cred.credential_id)
+                        if direction is Direction.IN
+                        else Decision(False, Reason.NOT_INSIDE)
+                    )
             if d.accepted or d.reason not in (Reason.WRONG_SESSION, Reason.WRONG_ZONE):
                 decision, chosen = d, rule
                 break
-        if (
-            decision.accepted
-            and chosen is not None
-            and not _claim(uow, chosen, cred.credential_id, gate.name, now, direction)
-        ):
-            # Lost the race to a concurrent scan: report where it entered.
-            p = _presence(uow, chosen.list_id, cred.credential_id)
-            decision = (
-                Decision(False, Reason.ALREADY_ENTERED, p.gate if p else None, p.at if p else None)
-                if direction is Direction.IN
-                else Decision(False, Reason.NOT_INSIDE)
-            )
     tid = uow.require_tenant()
     inserted = uow.session.execute(
         _insert(uow)(ScanRow)
@@ -629,6 +636,11 @@ def scan(
         # claim and answer what was recorded.
         raise DuplicateScan(scanner_id, nonce)
     return ScanResult(decision, cred, chosen.list_id if chosen else None)
+
+
+def _already_entered(uow: UnitOfWork, list_id: uuid.UUID, cred_id: uuid.UUID) -> Decision:
+    p = _presence(uow, list_id, cred_id)
+    return Decision(False, Reason.ALREADY_ENTERED, p.gate if p else None, p.at if p else None)
 
 
 class DuplicateScan(Exception):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -151,6 +152,7 @@ def grant_role(
     if repo.membership(uow.session, tenant_id, user_id, role) is not None:
         return False
     uow.session.add(Membership(tenant_id=tenant_id, user_id=user_id, role=role))
+    uow.on_commit(_forget_tokens)
     uow.session.flush()
     audit.record(
         uow,
@@ -171,6 +173,7 @@ def revoke_role(
     if row is None:
         return False
     uow.session.delete(row)
+    uow.on_commit(_forget_tokens)
     uow.session.flush()
     audit.record(
         uow,
@@ -191,6 +194,7 @@ def set_active(
     if user is None:
         raise NotFound("identity.user.not_found", "no such user")
     user.active = active
+    uow.on_commit(_forget_tokens)
     if not active:
         repo.delete_sessions_of(uow.session, user_id)
     uow.session.flush()
@@ -272,6 +276,7 @@ def revoke_token(uow: UnitOfWork, *, token_id: uuid.UUID, actor_id: uuid.UUID | 
         raise NotFound("identity.token.not_found", "no such token")
     if token.revoked_at is None:
         token.revoked_at = _now()
+        uow.on_commit(_forget_tokens)
         uow.session.flush()
         audit.record(
             uow,
@@ -298,10 +303,47 @@ def token_owner(uow: UnitOfWork, token_id: uuid.UUID) -> uuid.UUID:
     return token.user_id
 
 
+# Resolved bearer tokens are kept a few seconds per process: a scanner or an app calling the
+# API many times a second then costs no extra transactions per request. A revocation or a
+# disabled account takes effect at once in the process that made it (the cache is cleared
+# after commit) and within TOKEN_CACHE_SECONDS in the others.
+TOKEN_CACHE_SECONDS = 5.0
+_TOKEN_CACHE_LIMIT = 10_000
+
+
+_generation = [0]  # bumped after a revocation or account change commits in this process
+
+
+def _forget_tokens() -> None:
+    _generation[0] += 1
+
+
+def _token_cache(container: Container) -> dict[str, tuple[float, int, Principal]]:
+    cache = container.extras.get("identity.token_cache")
+    if cache is None:
+        cache = container.extras["identity.token_cache"] = {}
+    return cache
+
+
 def authenticate_token(container: Container, secret: str) -> Principal | None:
     """The principal behind a bearer token, or None (unknown, expired, revoked, disabled)."""
     if not domain.looks_like_api_token(secret):
         return None
+    key = domain.sha256_hex(secret)
+    cache = _token_cache(container)
+    hit = cache.get(key)
+    if hit is not None and hit[0] > time.monotonic() and hit[1] == _generation[0]:
+        return hit[2]
+    generation = _generation[0]
+    principal = _resolve_token(container, secret)
+    if principal is not None:
+        if len(cache) >= _TOKEN_CACHE_LIMIT:
+            cache.clear()
+        cache[key] = (time.monotonic() + TOKEN_CACHE_SECONDS, generation, principal)
+    return principal
+
+
+def _resolve_token(container: Container, secret: str) -> Principal | None:
     now = container.clock.now()
     with container.uow() as uow:
         token = repo.token_by_hash(uow.session, domain.sha256_hex(secret))

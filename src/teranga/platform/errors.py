@@ -59,3 +59,10 @@ class ResidencyViolation(TerangaError):
 
     status = 451
     code = "residency_violation"
+
+
+class ConfigurationError(TerangaError):
+    """The platform is configured so that it must not start (raised at start-up)."""
+
+    status = 500
+    code = "configuration_error"

@@ -149,10 +149,6 @@ class OutboxRelay:
         loop = asyncio.get_running_loop()
         return await asyncio.to_thread(self._pass, loop)
 
-    def _publish(self, loop: asyncio.AbstractEventLoop, topic: str, data: Any, mid: str) -> int:
-        fut = asyncio.run_coroutine_threadsafe(self.broker.publish(topic, data, msg_id=mid), loop)
-        return fut.result(timeout=30)
-
     def _query(self, postgres: bool) -> sa.Select[Any]:
         query = (
             sa.select(outbox.c.id, outbox.c.topic, outbox.c.payload, outbox.c.created_at)
@@ -165,10 +161,20 @@ class OutboxRelay:
     def _publish_rows(
         self, loop: asyncio.AbstractEventLoop, rows: Sequence[sa.Row[Any]]
     ) -> tuple[list[int], Exception | None]:
+        # One hop to the event loop per batch, not per row: a busy loop (thousands of live
+        # clients) would otherwise drain the outbox one message per loop turn.
+        if not rows:
+            return [], None
+        fut = asyncio.run_coroutine_threadsafe(self._publish_all(rows), loop)
+        return fut.result(timeout=30 + len(rows))
+
+    async def _publish_all(self, rows: Sequence[sa.Row[Any]]) -> tuple[list[int], Exception | None]:
         done: list[int] = []
         for row in rows:
             try:
-                self._publish(loop, row.topic, row.payload, message_id(row.id, row.created_at))
+                await self.broker.publish(
+                    row.topic, row.payload, msg_id=message_id(row.id, row.created_at)
+                )
             except Exception as exc:  # stop here: later rows must not overtake this one
                 return done, exc
             done.append(row.id)

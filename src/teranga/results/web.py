@@ -47,6 +47,13 @@ Importer = Annotated[Principal, Depends(require("results.odf.import"))]
 Reader = Annotated[Principal, Depends(require("results.read"))]
 
 STATIC = Path(__file__).parent / "static" / "results"
+
+
+class PayloadTooLarge(TerangaError):
+    status = 413
+    code = "payload_too_large"
+
+
 MAX_ODF_BYTES = 2_000_000
 
 STATUS_LABELS: dict[str, str] = {
@@ -265,7 +272,7 @@ async def api_odf_import(request: Request, p: Importer, container: ContainerDep)
     async for chunk in request.stream():
         body.extend(chunk)
         if len(body) > MAX_ODF_BYTES:
-            raise TerangaError("payload_too_large", "ODF message larger than 2 MB")
+            raise PayloadTooLarge("payload_too_large", "ODF message larger than 2 MB")
     data = bytes(body)
 
     def run() -> service.ImportReport:
@@ -299,12 +306,17 @@ def api_odf_log(p: Reader, container: ContainerDep) -> list[dict[str, Any]]:
 
 
 def _labels() -> dict[str, str]:
-    return {k: _(v) for k, v in STATUS_LABELS.items()} | {
-        "_official": _("Official"),
-        "_rank": _("Rank"),
-        "_live": _("Live"),
-        "_offline": _("Reconnecting…"),
-    }
+    return (
+        {k: _(v) for k, v in STATUS_LABELS.items()}
+        | {
+            "_official": _("Official"),
+            "_rank": _("Rank"),
+            "_live": _("Live"),
+            "_offline": _("Reconnecting…"),
+            "_medal": _("Medal"),
+        }
+        | {f"sport:{k}": _(v) for k, v in SPORT_LABELS.items()}
+    )
 
 
 def _live(kind: str, snap: dict[str, Any], **extra: Any) -> dict[str, Any]:

@@ -201,11 +201,24 @@ def order_page(
 def order_pdf(
     order_id: uuid.UUID, request: Request, container: ContainerDep, tenant: PublicTenantDep
 ) -> Response:
-    from fpdf import FPDF
-
     order = _order_for(request, container, tenant, order_id)
     with container.uow(tenant) as uow:
         session = catalogue.get_session(uow, order.session_id)
+    return pdf_response(order, session)
+
+
+def pdf_response(order: sales.OrderView, session: catalogue.SessionView) -> Response:
+    return Response(
+        tickets_pdf(order, session),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="billets-{order.reference}.pdf"'},
+    )
+
+
+def tickets_pdf(order: sales.OrderView, session: catalogue.SessionView) -> bytes:
+    """One A6 page per valid ticket: session, place, QR code and short code."""
+    from fpdf import FPDF
+
     pdf = FPDF(format=(105, 148))  # A6, in millimetres
     pdf.set_auto_page_break(auto=False)
     for t in order.tickets:
@@ -229,11 +242,7 @@ def order_pdf(
         pdf.cell(0, 8, t.code, align="C", new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("helvetica", "", 7)
         pdf.cell(0, 4, _latin1(f"Commande {order.reference}"), align="C")
-    return Response(
-        bytes(pdf.output()),
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="billets-{order.reference}.pdf"'},
-    )
+    return bytes(pdf.output())
 
 
 def _latin1(text: str) -> str:

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
 from pydantic import BaseModel
 
+from teranga.audit import api as audit
 from teranga.container import Container
 from teranga.identity.api import Principal, public, require
 from teranga.platform.errors import Conflict, NotFound, TerangaError, ValidationFailed
@@ -447,6 +448,7 @@ SessionCancel = Annotated[Principal, Depends(require("ticketing.session.cancel")
 ReportRead = Annotated[Principal, Depends(require("ticketing.report.read"))]
 BoxSell = Annotated[Principal, Depends(require("ticketing.boxoffice.sell"))]
 BoxLookup = Annotated[Principal, Depends(require("ticketing.boxoffice.lookup"))]
+BoxReprint = Annotated[Principal, Depends(require("ticketing.boxoffice.reprint"))]
 
 
 @router.post("/events", status_code=201, response_model=sc.EventOut)
@@ -720,3 +722,26 @@ def setup(app: FastAPI, container: Container) -> None:
 
     payments.include(app)
     app.include_router(pages.router)
+
+
+@router.get(
+    "/boxoffice/orders/{order_id}/tickets.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+def reprint(order_id: uuid.UUID, p: BoxReprint, container: ContainerDep) -> Response:
+    """Reprint an order's valid tickets (A6 PDF, one page per ticket) at the counter."""
+    from teranga.ticketing.pages import pdf_response
+
+    with container.uow(p.tenant_id) as uow:
+        order = sales.get_order(uow, order_id)
+        session = catalogue.get_session(uow, order.session_id)
+        audit.record(
+            uow,
+            action="ticketing.order.reprinted",
+            actor_id=p.user_id,
+            target_type="order",
+            target_id=str(order_id),
+            details={"tickets": len(order.tickets)},
+        )
+    return pdf_response(order, session)

@@ -181,5 +181,46 @@ def export_cmd(
     typer.echo(f"written {out}")
 
 
+@transport_app.command("realtime")
+def realtime_cmd(
+    ctx: typer.Context,
+    feed_id: Annotated[str, typer.Argument(help="Imported feed the message is about.")],
+    message: Annotated[Path, typer.Argument(help="GTFS-Realtime FeedMessage (.pb).")],
+    database_url: DbUrl = None,
+) -> None:
+    """Push a GTFS-Realtime message (full dataset for that feed); delays reach the planner."""
+    from teranga.transport import service
+
+    st = _state(ctx, database_url)
+    tenant = _tenant(st)
+    try:
+        with st.container().uow(tenant) as uow:
+            counts = service.ingest_realtime(uow, feed_id=feed_id, data=message.read_bytes())
+    except (TerangaError, OSError) as exc:
+        fail(getattr(exc, "message", str(exc)))
+    typer.echo(", ".join(f"{k}={v}" for k, v in counts.items()))
+
+
+@transport_app.command("gtfs-rt")
+def gtfs_rt_cmd(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Argument(help="File to write our GTFS-Realtime feed to.")],
+    database_url: DbUrl = None,
+) -> None:
+    """Write Teranga's own GTFS-Realtime feed (every operator's latest state)."""
+    from teranga.transport import service
+    from teranga.transport.realtime import build_feed
+
+    st = _state(ctx, database_url)
+    tenant = _tenant(st)
+    with st.container().uow(tenant) as uow:
+        snap = service.realtime_snapshot(uow)
+    out.write_bytes(build_feed(snap))
+    typer.echo(
+        f"written {out}: {len(snap.delays)} delays, {len(snap.vehicles)} vehicles, "
+        f"{len(snap.alerts)} alerts"
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(transport_app, name="transport")

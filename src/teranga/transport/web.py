@@ -19,7 +19,7 @@ from teranga.identity.api import Principal, public, require
 from teranga.platform.errors import TerangaError, ValidationFailed
 from teranga.transport import service
 from teranga.transport.gtfs import FeedOverrides
-from teranga.transport.realtime import build_feed
+from teranga.transport.realtime import Alert, Snapshot, Vehicle, build_feed
 from teranga.transport.schemas import FeedOut, ImportOut, PlanOut, ShuttlesIn, StopOut
 from teranga.transport.shuttles import ShuttleLine, ShuttleStop
 from teranga.transport.venues import VENUES
@@ -240,14 +240,34 @@ def api_vehicles(container: ContainerDep, tenant: PublicTenantDep) -> list[dict[
 
 
 # -- public page ---------------------------------------------------------------------------
-def svg_map(journey: dict[str, Any], width: int = 320, height: int = 220) -> dict[str, Any]:
-    """Project the journey's stops into an SVG box (equirectangular; fine at city scale)."""
+def _alerts_for(journey: dict[str, Any], alerts: list[Alert]) -> list[str]:
+    """Alert headers about the journey's routes or stops, or about the whole network."""
+    routes = {leg["route"]["id"] for leg in journey["legs"] if leg.get("route")}
+    stops = {p.get("stop_id") for leg in journey["legs"] for p in (leg["from"], leg["to"])}
+    return [
+        a.header
+        for a in alerts
+        if (not a.route_ids and not a.stop_ids)
+        or routes & set(a.route_ids)
+        or stops & set(a.stop_ids)
+    ]
+
+
+def svg_map(
+    journey: dict[str, Any],
+    width: int = 320,
+    height: int = 220,
+    vehicles: list[Vehicle] | None = None,
+) -> dict[str, Any]:
+    """Project the journey's stops into an SVG box (equirectangular; fine at city scale).
+
+    Live vehicles inside the box are drawn too."""
     pts: list[tuple[float, float]] = []
     for leg in journey["legs"]:
         places = leg.get("stops") or [leg["from"], leg["to"]]
         pts.extend((p["lat"], p["lon"]) for p in places if p.get("lat") is not None)
     if not pts:
-        return {"lines": [], "dots": [], "width": width, "height": height}
+        return {"lines": [], "dots": [], "vehicles": [], "width": width, "height": height}
     lat0, lat1 = min(p[0] for p in pts), max(p[0] for p in pts)
     lon0, lon1 = min(p[1] for p in pts), max(p[1] for p in pts)
     k = math.cos(math.radians((lat0 + lat1) / 2))
@@ -275,7 +295,12 @@ def svg_map(journey: dict[str, Any], width: int = 320, height: int = 220) -> dic
         )
         for p, (x, y) in zip(places, coords, strict=True):
             dots.append({"x": x, "y": y, "name": p["name"]})
-    return {"lines": lines, "dots": dots, "width": width, "height": height}
+    live = []
+    for v in vehicles or []:
+        if lat0 <= v.lat <= lat1 and lon0 <= v.lon <= lon1:
+            x, y = xy(v.lat, v.lon)
+            live.append({"x": x, "y": y, "name": v.id})
+    return {"lines": lines, "dots": dots, "vehicles": live, "width": width, "height": height}
 
 
 @router.get("/transport", dependencies=Public, include_in_schema=False)
@@ -301,9 +326,9 @@ async def page_plan(
     if origin:
         moment = _when(ctx["when"], "when")
 
-        def run() -> dict[str, Any]:
+        def run() -> tuple[dict[str, Any], Snapshot]:
             with container.uow(tenant) as uow:
-                return service.plan(
+                plan = service.plan(
                     uow,
                     data_dir=container.settings.data_dir,
                     origin=origin,
@@ -311,13 +336,15 @@ async def page_plan(
                     depart=moment if mode == "depart" else None,
                     arrive_by=moment if mode == "arrive" else None,
                 )
+                return plan, service.realtime_snapshot(uow)
 
         try:
-            result = await run_in_threadpool(run)
+            result, live = await run_in_threadpool(run)
         except TerangaError as exc:
             ctx["error"] = exc.message
         else:
             for j in result["journeys"]:
-                j["map"] = svg_map(j)
+                j["map"] = svg_map(j, vehicles=live.vehicles)
+                j["alerts"] = _alerts_for(j, live.alerts)
             ctx["result"] = result
     return render(request, "transport/plan.html", ctx)

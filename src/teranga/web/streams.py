@@ -33,6 +33,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from typing import Annotated, Any, Literal
@@ -276,12 +277,14 @@ class _Topic:
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.task: asyncio.Task[None] | None = None
         self.idle_handle: asyncio.TimerHandle | None = None
+        self.last_sent = 0.0  # monotonic time of the last message fanned out
 
     def clients(self) -> int:
         return len(self.sse) + len(self.ws) + len(self.ahead)
 
     def fan_out(self, frames: _Frames) -> None:
         self.last_seq = frames.seq
+        self.last_sent = time.monotonic()
         self.ring.append(frames)
         msg = frames.sse_msg
         for c in self.sse:
@@ -398,7 +401,11 @@ class StreamHub:
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_seconds)
+            quiet_since = time.monotonic() - self.heartbeat_seconds
             for t in list(self._topics.values()):
+                # A topic that just sent a message needs no keep-alive: skip its clients.
+                if t.last_sent > quiet_since:
+                    continue
                 for c in list(t.sse):
                     c.deliver(HEARTBEAT_MSG)
 

@@ -130,7 +130,8 @@ def base_context(request: Request) -> dict[str, Any]:
         "lang": lang,
         "languages": i18n.languages(),
         "_": env.globals["gettext"],
-        "csrf_token": str(getattr(request.state, "csrf_token", "") or ""),
+        # Unconverted: a pending anonymous token only sets its cookie when a form renders it.
+        "csrf_token": getattr(request.state, "csrf_token", "") or "",
         "static_url": static_url,
         "current_path": path,
         "current_url": current,

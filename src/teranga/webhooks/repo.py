@@ -141,3 +141,37 @@ def prune_ingested(session: Session) -> int:
     )
     result = session.execute(sa.delete(ingested).where(ingested.c.outbox_id < floor))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def prune_deliveries(session: Session, tenant_id: uuid.UUID, *, before: dt.datetime) -> int:
+    """Delete finished deliveries created before ``before`` (the log is kept 30 days)."""
+    result = session.execute(
+        sa.delete(WebhookDelivery).where(
+            WebhookDelivery.tenant_id == tenant_id,
+            WebhookDelivery.status.in_(("succeeded", "failed")),
+            WebhookDelivery.created_at < before,
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def delete_deliveries(session: Session, tenant_id: uuid.UUID, endpoint_id: uuid.UUID) -> None:
+    session.execute(
+        sa.delete(WebhookDelivery).where(
+            WebhookDelivery.tenant_id == tenant_id, WebhookDelivery.endpoint_id == endpoint_id
+        )
+    )
+
+
+def next_due(session: Session, tenant_id: uuid.UUID) -> dt.datetime | None:
+    """When the tenant's next sendable delivery is due (None when none is pending)."""
+    value: dt.datetime | None = session.scalar(
+        sa.select(sa.func.min(WebhookDelivery.next_attempt_at))
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .where(
+            WebhookDelivery.tenant_id == tenant_id,
+            WebhookDelivery.status == "pending",
+            WebhookEndpoint.status == "active",
+        )
+    )
+    return value

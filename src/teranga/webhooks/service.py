@@ -26,6 +26,7 @@ from teranga.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookIng
 SECRET_PURPOSE = "webhooks.secret"  # noqa: S105 - a sealing purpose label
 # After a rotation the old secret still signs (second signature) for this long.
 ROTATION_GRACE = dt.timedelta(hours=24)
+MAX_ENDPOINTS = 50  # per tenant: each one multiplies outbound traffic
 
 Resolver = Callable[[str, int], list[str]]
 
@@ -91,6 +92,8 @@ def create_endpoint(
 ) -> tuple[WebhookEndpoint, str]:
     """Register an endpoint; returns it with its signing secret (shown this once)."""
     tid = uow.require_tenant()
+    if len(repo.endpoints(uow.session, tid)) >= MAX_ENDPOINTS:
+        raise Conflict("webhooks.too_many_endpoints", f"at most {MAX_ENDPOINTS} endpoints")
     clean_url = policy.check(url)
     types = domain.check_event_types(event_types)
     secret = domain.new_secret()
@@ -143,8 +146,7 @@ def update_endpoint(
 
 def delete_endpoint(uow: UnitOfWork, *, endpoint_id: uuid.UUID, actor_id: uuid.UUID | None) -> None:
     ep = get_endpoint(uow, endpoint_id)
-    for d in repo.deliveries(uow.session, ep.tenant_id, ep.id, status=None, limit=10**9):
-        uow.session.delete(d)
+    repo.delete_deliveries(uow.session, ep.tenant_id, ep.id)
     uow.session.delete(ep)
     uow.session.flush()
     _audit(uow, "webhooks.endpoint.deleted", actor_id, str(endpoint_id))
@@ -383,7 +385,7 @@ def record_outcome(
     if d is None:  # the endpoint was deleted meanwhile
         return None
     d.last_status_code = outcome.status_code
-    d.last_error = (outcome.error or None) and str(outcome.error)[:200]
+    d.last_error = outcome.error[:200] if outcome.error else None
     d.last_response = outcome.response
     if outcome.ok:
         d.status = DeliveryStatus.SUCCEEDED.value

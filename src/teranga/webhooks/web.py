@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from teranga.container import Container
 from teranga.identity.api import Principal, public, require
-from teranga.web.deps import ContainerDep
+from teranga.web.deps import ContainerDep, SettingsDep
 from teranga.web.templating import render
 from teranga.webhooks import domain, service
 from teranga.webhooks.schemas import (
@@ -185,6 +185,11 @@ def redeliver(delivery_id: uuid.UUID, container: ContainerDep, p: Writer) -> Del
     include_in_schema=False,
     dependencies=[Depends(public)],
 )
-def developers(request: Request) -> HTMLResponse:
+def developers(request: Request, settings: SettingsDep) -> HTMLResponse:
     """The open platform, for start-ups: API, tokens, webhooks, signature check."""
-    return render(request, "webhooks/developers.html", {"event_types": domain.CATALOGUE})
+    return render(
+        request,
+        "webhooks/developers.html",
+        # The configured public URL, not the request's Host header (which a client sets).
+        {"event_types": domain.CATALOGUE, "api_base": settings.base_url.rstrip("/")},
+    )

@@ -37,7 +37,8 @@
     td(tr, (withDate ? t.slice(5, 10) + " " : "") + t.slice(11, 16));
     var c = td(tr, "");
     link(c, "/resultats/epreuves/" + u.code, fr ? u.name_fr : u.name);
-    small(c, u.venue);
+    if (u.medal) { var b = document.createElement("span"); b.className = "badge"; b.textContent = L._medal; c.appendChild(document.createTextNode(" ")); c.appendChild(b); }
+    small(c, (withDate ? "" : lbl("sport:" + u.sport) + " · ") + (u.venue || ""));
     var s = td(tr, lbl(u.status)); small(s, lbl(u.result_status));
     td(tr, u.leader ? u.leader.name + " " + u.leader.noc + " " + u.leader.mark : "");
     return tr;
