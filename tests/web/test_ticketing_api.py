@@ -61,6 +61,7 @@ def _session(api: Api, *, price: int = 3000, per_person: int | None = 4) -> dict
             "starts_at": "2026-11-02T16:00:00Z",
             "ends_at": "2026-11-02T18:00:00Z",
             "sale_starts_at": "2026-10-30T00:00:00Z",
+            "venue_id": "stade-abdoulaye-wade",
             "venue_name": "Stade Abdoulaye Wade",
             "per_order_limit": 4,
             "per_person_limit": per_person,

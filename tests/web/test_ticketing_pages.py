@@ -64,6 +64,10 @@ def test_buy_with_sandbox_and_see_ticket(site: Api) -> None:
     assert t.status_code == 200
     assert t.text.count("<svg") >= 2
     assert "Code" in t.text
+    # The ticket page links to the journey to the venue, arriving 45 min before the start.
+    assert (
+        "/transport?to=stade-abdoulaye-wade&amp;mode=arrive&amp;when=2026-11-02T15%3A15" in t.text
+    )
     assert len(t.content) < 100_000
     pdf = c.get(f"{tpath}/billets.pdf")
     assert pdf.status_code == 200

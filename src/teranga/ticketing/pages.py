@@ -20,6 +20,7 @@ from teranga.platform.errors import NotFound, TerangaError
 from teranga.ticketing import sales
 from teranga.ticketing import service as catalogue
 from teranga.ticketing.domain import HoldStatus
+from teranga.transport import api as transport
 from teranga.web.deps import ContainerDep, PublicTenantDep
 from teranga.web.templating import render
 
@@ -189,10 +190,13 @@ def order_page(
     with container.uow(tenant) as uow:
         session = catalogue.get_session(uow, order.session_id)
     qrs = {t.id: qr_svg(t.qr) for t in order.tickets}
+    journey = (
+        transport.journey_url(session.venue_id, session.starts_at) if session.venue_id else None
+    )
     return render(
         request,
         "ticketing/order.html",
-        {"order": order, "session": session, "qrs": qrs},
+        {"order": order, "session": session, "qrs": qrs, "journey": journey},
         headers={"Cache-Control": "private, no-cache"},
     )
 

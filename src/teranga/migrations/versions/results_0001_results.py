@@ -30,7 +30,7 @@ TABLES = (
 )
 
 
-def _tenant(table: str) -> list[sa.SchemaItem]:
+def _tenant(table: str) -> list[sa.schema.SchemaItem]:
     return [
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
