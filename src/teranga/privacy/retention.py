@@ -26,8 +26,8 @@ from teranga.privacy.register import Register, load_register
 from teranga.privacy.subjects import RetentionClass, SubjectProvider, providers
 
 _DURATION_RE = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
-#: Sealed columns that hold keys, not personal data.
-_KEY_COLUMNS = frozenset({"private_key_sealed"})
+#: Sealed columns that hold keys or secrets (signing keys, webhook secrets), not personal data.
+_KEY_COLUMNS = frozenset({"private_key_sealed", "secret_sealed", "previous_secret_sealed"})
 
 
 @dataclass(frozen=True)
