@@ -431,3 +431,7 @@ def badge_page(
 
 
 router.include_router(api)
+
+from teranga.access import admin_pages  # noqa: E402 - organiser pages join the same router
+
+router.include_router(admin_pages.router)

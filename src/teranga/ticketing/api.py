@@ -147,3 +147,19 @@ def zone_numbers(uow: UnitOfWork, session_id: uuid.UUID) -> dict[int, str]:
 def tag_of(session_id: uuid.UUID) -> bytes:
     """The 8-byte session tag carried in ticket payloads."""
     return session_tag(session_id)
+
+
+def session_labels(uow: UnitOfWork) -> dict[uuid.UUID, str]:
+    """Every ticketed session of the tenant with a readable label ("name · start, venue")."""
+    rows = uow.session.execute(
+        sa.select(
+            TicketSession.id, TicketSession.name, TicketSession.starts_at, TicketSession.venue_name
+        )
+        .where(TicketSession.tenant_id == uow.require_tenant())
+        .order_by(TicketSession.starts_at)
+    )
+    return {
+        r.id: f"{r.name} · {r.starts_at:%d/%m %H:%M}"
+        + (f", {r.venue_name}" if r.venue_name else "")
+        for r in rows
+    }
