@@ -157,6 +157,10 @@ def plan_cmd(
             f"{j['departure'][11:16]} → {j['arrival'][11:16]}  ({j['duration_min']} min, "
             f"{j['transfers']} correspondance(s))"
         )
+        fare = j.get("total_fare")
+        typer.echo(
+            f"    Tarif : {fare['price']} {fare['currency']}" if fare else "    Tarif : inconnu"
+        )
         for leg in j["legs"]:
             what = "à pied" if leg["mode"] == "walk" else f"{leg['route']['name']}"
             typer.echo(

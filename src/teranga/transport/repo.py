@@ -334,3 +334,45 @@ def search_stops(
         .limit(limit)
     )
     return [(r[0], r[1], r[2], r[3], r[4]) for r in session.execute(stmt).all()]
+
+
+def leg_details(
+    session: Session,
+    tenant_id: uuid.UUID,
+    feed_pk: uuid.UUID,
+    trip_ids: Sequence[str],
+    stop_ids: Sequence[str],
+) -> tuple[dict[str, tuple[str, str, str]], dict[str, str], dict[str, list[tuple[float, float]]]]:
+    """For journey legs of one feed: trip -> (route_id, agency_id, shape_id), stop -> zone_id,
+    shape -> points in sequence order (only the shapes of those trips)."""
+    tr, ro, st, sp = TransportTrip, TransportRoute, TransportStop, TransportShapePoint
+    trips: dict[str, tuple[str, str, str]] = {}
+    if trip_ids:
+        stmt = (
+            sa.select(tr.trip_id, tr.route_id, ro.agency_id, tr.shape_id)
+            .outerjoin(
+                ro,
+                sa.and_(ro.feed_pk == tr.feed_pk, ro.route_id == tr.route_id),
+            )
+            .where(tr.tenant_id == tenant_id, tr.feed_pk == feed_pk,
+                   tr.trip_id.in_(sorted(set(trip_ids))))
+        )  # fmt: skip
+        for t, r, a, s in session.execute(stmt).all():
+            trips[t] = (r, a or "", s or "")
+    zones: dict[str, str] = {}
+    if stop_ids:
+        stmt2 = sa.select(st.stop_id, st.zone_id).where(
+            st.tenant_id == tenant_id, st.feed_pk == feed_pk, st.stop_id.in_(sorted(set(stop_ids)))
+        )
+        zones = {s: z or "" for s, z in session.execute(stmt2).all()}
+    shapes: dict[str, list[tuple[float, float]]] = {}
+    wanted = sorted({s for _, _, s in trips.values() if s})
+    if wanted:
+        stmt3 = (
+            sa.select(sp.shape_id, sp.lat, sp.lon)
+            .where(sp.tenant_id == tenant_id, sp.feed_pk == feed_pk, sp.shape_id.in_(wanted))
+            .order_by(sp.shape_id, sp.sequence)
+        )
+        for s, lat, lon in session.execute(stmt3).all():
+            shapes.setdefault(s, []).append((lat, lon))
+    return trips, zones, shapes

@@ -22,6 +22,18 @@ class RouteOut(BaseModel):
     color: str
 
 
+class FareOut(BaseModel):
+    fare_id: str = Field(description="FEEDID:FARE_ID from fare_attributes.txt")
+    price: int = Field(description="whole currency units (XOF has no minor unit)")
+    currency: str = Field(description="ISO 4217, from the feed")
+    transfer: bool = Field(description="covered by the ticket bought on an earlier leg")
+
+
+class TotalFareOut(BaseModel):
+    price: int
+    currency: str
+
+
 class LegOut(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -34,6 +46,10 @@ class LegOut(BaseModel):
     headsign: str | None = None
     route: RouteOut | None = None
     stops: list[PlaceOut] | None = Field(default=None, description="stops served on the leg")
+    shape: list[list[float]] | None = Field(
+        default=None, description="[lat, lon] points of the trip's shape over the leg"
+    )
+    fare: FareOut | None = Field(default=None, description="null when the feed has no fare")
 
 
 class JourneyOut(BaseModel):
@@ -41,6 +57,9 @@ class JourneyOut(BaseModel):
     arrival: str
     duration_min: int
     transfers: int
+    total_fare: TotalFareOut | None = Field(
+        default=None, description="null when a transit leg has no known fare"
+    )
     legs: list[LegOut]
 
 

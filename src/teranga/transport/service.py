@@ -27,7 +27,8 @@ import sqlalchemy as sa
 
 from teranga.platform.errors import NotFound, ValidationFailed
 from teranga.platform.uow import UnitOfWork
-from teranga.transport import realtime, repo
+from teranga.transport import fares, realtime, repo
+from teranga.transport.geometry import cut_shape
 from teranga.transport.gtfs import Feed, FeedOverrides, ValidationReport
 from teranga.transport.gtfs.reader import content_hash, load_files, read_files
 from teranga.transport.gtfs.writer import export_zip
@@ -329,6 +330,80 @@ def journey_json(
     }
 
 
+def _split(prefixed: str) -> tuple[str, str]:
+    feed, _, local = prefixed.partition(":")
+    return feed, local
+
+
+def add_fares_and_shapes(uow: UnitOfWork, journeys: list[dict[str, Any]]) -> None:
+    """Give each leg a ``fare`` (transit legs the feed prices; else None) and each transit leg
+    a ``shape`` ([lat, lon] points from shapes.txt, None without a shape), and each journey
+    a ``total_fare`` (None when a transit leg is unpriced or there is none)."""
+    tenant = uow.require_tenant()
+    transit = [leg for j in journeys for leg in j["legs"] if leg["mode"] == "transit"]
+    wanted: dict[str, tuple[set[str], set[str]]] = {}
+    for leg in transit:
+        feed, trip = _split(leg["trip_id"])
+        trips, stops = wanted.setdefault(feed, (set(), set()))
+        trips.add(trip)
+        stops.update(_split(s["stop_id"])[1] for s in leg.get("stops") or [leg["from"], leg["to"]])
+    rows = {r.feed_id: r for r in repo.list_feeds(uow.session, tenant) if r.feed_id in wanted}
+    tables: dict[str, fares.FareTable] = {}
+    trip_info: dict[str, tuple[str, str, str]] = {}
+    zone_of: dict[str, str] = {}
+    shapes: dict[str, list[tuple[float, float]]] = {}
+    for fid, row in rows.items():
+        stored = row.fares or {}
+        tables[fid] = fares.parse_fares(
+            stored.get("fare_attributes", []), stored.get("fare_rules", [])
+        )
+        t_ids, s_ids = wanted[fid]
+        t, z, sh = repo.leg_details(uow.session, tenant, row.id, sorted(t_ids), sorted(s_ids))
+        trip_info.update({f"{fid}:{k}": v for k, v in t.items()})
+        zone_of.update({f"{fid}:{k}": v for k, v in z.items()})
+        shapes.update({f"{fid}:{k}": v for k, v in sh.items()})
+    for j in journeys:
+        inputs: list[fares.LegFareInput] = []
+        for leg in j["legs"]:
+            leg["fare"] = None
+            if leg["mode"] != "transit":
+                continue
+            route, agency, shape_id = trip_info.get(leg["trip_id"], ("", "", ""))
+            places = leg.get("stops") or [leg["from"], leg["to"]]
+            line = cut_shape(
+                shapes.get(f"{_split(leg['trip_id'])[0]}:{shape_id}", []) if shape_id else [],
+                [(p["lat"], p["lon"]) for p in places],
+            )
+            leg["shape"] = [[round(a, 6), round(b, 6)] for a, b in line] or None
+            zones = [zone_of.get(p["stop_id"], "") for p in places]
+            inputs.append(
+                fares.LegFareInput(
+                    feed_id=_split(leg["trip_id"])[0],
+                    route_id=route,
+                    agency_id=agency,
+                    origin_zone=zones[0],
+                    destination_zone=zones[-1],
+                    zones=frozenset(z for z in zones if z),
+                    departure=int(dt.datetime.fromisoformat(leg["departure"]).timestamp()),
+                )
+            )
+        priced = fares.price_legs(tables, inputs)
+        it = iter(priced)
+        for leg in j["legs"]:
+            if leg["mode"] == "transit":
+                f = next(it)
+                if f is not None:
+                    feed = _split(leg["trip_id"])[0]
+                    leg["fare"] = {
+                        "fare_id": f"{feed}:{f.fare_id}",
+                        "price": f.price,
+                        "currency": f.currency,
+                        "transfer": f.transfer,
+                    }
+        tot = fares.total(priced)
+        j["total_fare"] = {"price": tot[0], "currency": tot[1]} if tot else None
+
+
 # -- real time ------------------------------------------------------------------------------
 def ingest_realtime(uow: UnitOfWork, *, feed_id: str, data: bytes) -> dict[str, int]:
     """Replace the real-time state of ``feed_id`` with a pushed FeedMessage (full dataset)."""
@@ -465,6 +540,7 @@ def plan(
         else:
             js = search(net, sources, targets)
     out = [journey_json(tt, day, j, src, dst, t_leave) for j in js]
+    add_fares_and_shapes(uow, out)
     if arrive_by is None and not window_min:
         out.sort(key=lambda x: (x["arrival"], x["transfers"]))
     elif arrive_by is not None:

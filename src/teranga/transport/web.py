@@ -266,6 +266,7 @@ def svg_map(
     for leg in journey["legs"]:
         places = leg.get("stops") or [leg["from"], leg["to"]]
         pts.extend((p["lat"], p["lon"]) for p in places if p.get("lat") is not None)
+        pts.extend((a, b) for a, b in leg.get("shape") or [])
     if not pts:
         return {"lines": [], "dots": [], "vehicles": [], "width": width, "height": height}
     lat0, lat1 = min(p[0] for p in pts), max(p[0] for p in pts)
@@ -285,10 +286,13 @@ def svg_map(
     for leg in journey["legs"]:
         places = [p for p in (leg.get("stops") or [leg["from"], leg["to"]]) if p.get("lat")]
         coords = [xy(p["lat"], p["lon"]) for p in places]
+        # The trip's shape when the feed has one, else straight lines between stops.
+        path = [xy(a, b) for a, b in leg["shape"]] if leg.get("shape") else coords
+        thin = [q for i, q in enumerate(path) if i == 0 or q != path[i - 1]]
         color = "#" + (leg.get("route") or {}).get("color", "") if leg.get("route") else "#555"
         lines.append(
             {
-                "points": " ".join(f"{x},{y}" for x, y in coords),
+                "points": " ".join(f"{x},{y}" for x, y in thin),
                 "color": color if len(color) == 7 else "#00703c",
                 "walk": leg["mode"] == "walk",
             }
