@@ -76,6 +76,8 @@ _for(
         "/sessions/{session_id}/cancel",
         "/sessions/{session_id}/categories",
         "/sessions/{session_id}/holds",
+        "/sessions/{session_id}/queue",
+        "/sessions/{session_id}/waiting-room",
         "/sessions/{session_id}/quotas/{channel}",
         "/sessions/{session_id}/seats",
         "/sessions/{session_id}/zones",

@@ -55,6 +55,7 @@ def test_purchase_query_counts_do_not_grow_with_quantity(sqlite_settings: Settin
     container.dispose()
     for step in ("hold", "checkout", "confirm"):
         assert counts[(step, 1)] == counts[(step, 4)], counts
-    assert counts[("hold", 1)] <= 11, counts
+    # 12: the hold also looks up the session's waiting room (one indexed read).
+    assert counts[("hold", 1)] <= 12, counts
     assert counts[("checkout", 1)] <= 15, counts
     assert counts[("confirm", 1)] <= 16, counts

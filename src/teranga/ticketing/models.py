@@ -291,3 +291,39 @@ class IdempotencyKey(IdMixin, TenantScoped, Base):
 # The payments package keeps its tables in its own module; import it so that the metadata
 # Alembic compares (teranga.domains.load_all_models) includes them. (Added by payments.)
 from teranga.ticketing.payments import models as _payments_models  # noqa: E402, F401
+
+
+class WaitingRoom(IdMixin, TenantScoped, Base):
+    """A session's virtual waiting room. Its row is the lock that numbers arrivals."""
+
+    __tablename__ = "ticketing_waiting_rooms"
+    __table_args__ = (
+        sa.CheckConstraint("rate_per_minute >= 1", name="rate"),
+        sa.CheckConstraint("admission_minutes >= 1", name="admission"),
+        sa.CheckConstraint("last_seq >= 0", name="last_seq"),
+    )
+
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("ticketing_sessions.id"), unique=True
+    )
+    enabled: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    rate_per_minute: Mapped[int] = mapped_column(sa.Integer)
+    opens_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    admission_minutes: Mapped[int] = mapped_column(sa.Integer, default=10)
+    last_seq: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # HMAC key of this room's admission tokens, shared by every process through the DB.
+    secret: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class QueueEntry(IdMixin, TenantScoped, Base):
+    """One arrival in a waiting room; ``seq`` is gapless per session (order of arrival)."""
+
+    __tablename__ = "ticketing_queue_entries"
+    __table_args__ = (sa.UniqueConstraint("session_id", "seq"),)
+
+    session_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("ticketing_sessions.id"))
+    seq: Mapped[int] = mapped_column(sa.Integer)
+    # SHA-256 of the bearer entry token handed to the visitor.
+    entry_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    joined_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -28,7 +28,7 @@ from teranga.platform.clock import utcnow
 from teranga.platform.errors import Conflict, NotFound, ValidationFailed
 from teranga.platform.ids import new_id
 from teranga.platform.uow import UnitOfWork
-from teranga.ticketing import pii, repo
+from teranga.ticketing import pii, repo, waiting_room
 from teranga.ticketing import service as catalogue
 from teranga.ticketing.domain import (
     Channel,
@@ -295,8 +295,12 @@ def create_hold(
     seat_ids: list[uuid.UUID] | None = None,
     channel: str = Channel.ONLINE.value,
     now: dt.datetime | None = None,
+    admission_token: str | None = None,
 ) -> HoldView:
-    """Hold places for ``hold_minutes``: a quantity (GA or best available seats) or seats."""
+    """Hold places for ``hold_minutes``: a quantity (GA or best available seats) or seats.
+
+    Online, when the session has an enabled waiting room, ``admission_token`` must be a
+    valid admission token of that room (403 ``ticketing.not_admitted`` otherwise)."""
     moment = _now(now)
     try:
         ch = Channel(channel)
@@ -307,6 +311,8 @@ def create_hold(
         raise Conflict("ticketing.session_cancelled", "this session is cancelled")
     if ch is Channel.ONLINE and not s.sale_starts_at <= moment < s.sale_ends_at:
         raise Conflict("ticketing.not_on_sale", "this session is not on sale now")
+    if ch is Channel.ONLINE:
+        waiting_room.check_admission(uow, s, admission_token, moment)
     repo.sweep_expired(uow, s, moment)
     cat = uow.session.get(PriceCategory, category_id, populate_existing=True)
     if cat is None or cat.session_id != s.id:

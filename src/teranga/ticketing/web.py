@@ -194,7 +194,17 @@ def list_seats(session_id: uuid.UUID, container: ContainerDep, tenant: PublicTen
     response_model=sc.HoldOut,
 )
 def create_hold(
-    session_id: uuid.UUID, body: sc.HoldIn, container: ContainerDep, tenant: PublicTenantDep
+    session_id: uuid.UUID,
+    body: sc.HoldIn,
+    container: ContainerDep,
+    tenant: PublicTenantDep,
+    admission: Annotated[
+        str | None,
+        Header(
+            alias="X-Admission-Token",
+            description="Admission token from the session's waiting room, when it has one",
+        ),
+    ] = None,
 ) -> Response:
     """Hold places (a quantity, best available seats, or chosen seats) for a few minutes."""
     with container.uow(tenant) as uow:
@@ -205,6 +215,7 @@ def create_hold(
             quantity=body.quantity,
             seat_ids=body.seat_ids,
             now=container.clock.now(),
+            admission_token=admission,
         )
     return _json(sc.HoldOut.model_validate(hold), 201)
 
@@ -718,10 +729,11 @@ def lookup_by_phone(body: sc.PhoneLookupIn, p: BoxLookup, container: ContainerDe
 
 def setup(app: FastAPI, container: Container) -> None:
     """Mount the spectator pages and the payments package's routes (callbacks, sandbox)."""
-    from teranga.ticketing import pages, payments
+    from teranga.ticketing import pages, payments, waiting_room_web
 
     payments.include(app)
     app.include_router(pages.router)
+    app.include_router(waiting_room_web.router)
 
 
 @router.get(
