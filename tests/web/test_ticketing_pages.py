@@ -92,3 +92,33 @@ def test_free_registration_and_expired_hold(site: Api) -> None:
     site.clock.advance(minutes=11)
     assert "a expiré" in c.get(cart).text
     uuid.UUID(cart.rsplit("/", 1)[-1])
+
+
+def test_waiting_room_pages_queue_then_sell(site: Api) -> None:
+    """A buyer on the pages takes a place, waits, is admitted at the room's rate, then holds."""
+    ids = _session(site)
+    c = site.client
+    room = {"rate_per_minute": 1, "opens_at": NOW.isoformat(), "admission_minutes": 10}
+    put = c.put(
+        f"/api/v1/ticketing/sessions/{ids['session']}/waiting-room", json=room, headers=site.admin
+    )
+    assert put.status_code == 200, put.text
+    # Someone else already queued: our buyer is second in line.
+    first = c.post(f"/api/v1/ticketing/sessions/{ids['session']}/queue")
+    assert first.status_code in (200, 201), first.text
+    page = f"/billetterie/seance/{ids['session']}"
+    assert "Prendre une place dans la file" in c.get(page).text
+    # Buying without a turn is refused with a clear message.
+    r = _form(c, page, f"{page}/reserver", {"category_id": ids["cat"], "quantity": "1"})
+    assert "not_admitted" in r.headers["location"]  # type: ignore[attr-defined]
+    r = _form(c, page, f"{page}/file", {})
+    assert r.headers["location"] == f"{page}/file"  # type: ignore[attr-defined]
+    waiting = c.get(f"{page}/file", follow_redirects=False)
+    assert waiting.status_code == 200
+    assert 'data-testid="position">2<' in waiting.text
+    site.clock.advance(minutes=2)  # rate 1/min: places 1 and 2 are admitted
+    admitted = c.get(f"{page}/file", follow_redirects=False)
+    assert admitted.status_code == 303
+    assert admitted.headers["location"] == page
+    r = _form(c, page, f"{page}/reserver", {"category_id": ids["cat"], "quantity": "1"})
+    assert r.headers["location"].startswith("/billetterie/panier/")  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ from teranga.identity.api import CsrfToken, csrf_protect, public
 from teranga.platform.errors import NotFound, TerangaError
 from teranga.ticketing import sales
 from teranga.ticketing import service as catalogue
+from teranga.ticketing import waiting_room_pages as rooms
 from teranga.ticketing.domain import HoldStatus
 from teranga.transport import api as transport
 from teranga.web.deps import ContainerDep, PublicTenantDep
@@ -65,16 +66,21 @@ def session_page(
 
     with container.uow(tenant) as uow:
         detail = session_detail(uow, session_id)
+    # A sale behind a waiting room shows the queue until the buyer's turn has come.
+    must_queue = rooms.room_enabled(container, tenant, session_id) and not request.cookies.get(
+        rooms.admission_cookie(session_id)
+    )
     return render(
         request,
         "ticketing/session.html",
-        {"d": detail, "csrf_token": csrf, "error": error},
+        {"d": detail, "csrf_token": csrf, "error": error, "must_queue": must_queue},
     )
 
 
 @router.post("/billetterie/seance/{session_id}/reserver", dependencies=PublicForm)
 def hold_form(
     session_id: uuid.UUID,
+    request: Request,
     container: ContainerDep,
     tenant: PublicTenantDep,
     category_id: Annotated[uuid.UUID, Form()],
@@ -88,6 +94,7 @@ def hold_form(
                 category_id=category_id,
                 quantity=quantity,
                 now=container.clock.now(),
+                admission_token=request.cookies.get(rooms.admission_cookie(session_id)),
             )
     except TerangaError as exc:
         return RedirectResponse(
@@ -284,3 +291,6 @@ def service_worker() -> Response:
         media_type="text/javascript",
         headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/billetterie/"},
     )
+
+
+router.include_router(rooms.router)
