@@ -15,8 +15,10 @@ import sqlalchemy as sa
 
 from teranga.config import Settings
 from teranga.container import build_container
+from teranga.platform.errors import NotFound
 from teranga.tenancy import api as tenancy
 from teranga.ticketing import service as catalogue
+from teranga.ticketing import waiting_room
 from teranga.ticketing.models import TicketedEvent, TicketSession
 
 PER_PHONE_CAP = 4
@@ -118,6 +120,27 @@ def load(settings: Settings) -> list[str]:
                         price_xof=0,
                     )
                 created += 1
+            if paid:
+                # The last final sells behind a waiting room, to show the rush flow; its
+                # rate admits a newcomer within seconds.
+                first = uow.session.scalar(
+                    sa.select(TicketSession.id).where(
+                        TicketSession.tenant_id == tenant_id,
+                        TicketSession.programme_session_id == paid[-1].id,
+                    )
+                )
+                if first is not None:
+                    try:
+                        waiting_room.get_room(uow, first, now)
+                    except NotFound:
+                        waiting_room.configure(
+                            uow,
+                            session_id=first,
+                            enabled=True,
+                            rate_per_minute=120,
+                            opens_at=now,
+                            now=now,
+                        )
     finally:
         container.dispose()
     return [
