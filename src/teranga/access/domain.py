@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -68,10 +67,11 @@ class CheckinRule:
     opens_at: dt.datetime | None = None
     closes_at: dt.datetime | None = None
     allow_reentry: bool = False
+    # Derived once: tickets carry the last 8 bytes of their session id (see credentials).
+    session_tags: frozenset[bytes] = field(init=False, repr=False, compare=False)
 
-    @property
-    def session_tags(self) -> frozenset[bytes]:
-        return frozenset(s.bytes[8:] for s in self.session_ids)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "session_tags", frozenset(s.bytes[8:] for s in self.session_ids))
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,77 +138,3 @@ def decide(
     if presence is not None and (presence.inside or not rule.allow_reentry):
         return Decision(False, Reason.ALREADY_ENTERED, presence.gate, presence.at)
     return ACCEPT
-
-
-@dataclass(frozen=True, slots=True)
-class Scan:
-    """One scan made by a scanner, online or offline; (scanner_id, nonce) identifies it."""
-
-    scanner_id: str
-    nonce: str
-    credential_id: uuid.UUID
-    list_id: uuid.UUID
-    gate: str
-    at: dt.datetime
-    direction: Direction
-    accepted: bool
-    reason: Reason
-
-
-@dataclass
-class Conflict:
-    """One credential admitted by two scanners that could not see each other."""
-
-    credential_id: uuid.UUID
-    list_id: uuid.UUID
-    first: Scan
-    second: Scan
-
-
-@dataclass
-class PresenceBook:
-    """Merge of accepted scans into presence, detecting double admissions.
-
-    Order-independent for the entries that matter: the first accepted entry (by time, then
-    scanner/nonce) stands; any later accepted IN scan for a non-reentry list, made while the
-    credential was already inside, is a conflict.
-    """
-
-    allow_reentry: dict[uuid.UUID, bool] = field(default_factory=dict)
-    scans: dict[tuple[str, str], Scan] = field(default_factory=dict)
-
-    def add(self, scans: Iterable[Scan]) -> int:
-        added = 0
-        for s in scans:
-            key = (s.scanner_id, s.nonce)
-            if key not in self.scans:
-                self.scans[key] = s
-                added += 1
-        return added
-
-    def replay(self) -> tuple[dict[tuple[uuid.UUID, uuid.UUID], Presence], list[Conflict]]:
-        presence: dict[tuple[uuid.UUID, uuid.UUID], Presence] = {}
-        first_in: dict[tuple[uuid.UUID, uuid.UUID], Scan] = {}
-        conflicts: list[Conflict] = []
-        ordered = sorted(
-            (s for s in self.scans.values() if s.accepted),
-            key=lambda s: (s.at, s.scanner_id, s.nonce),
-        )
-        for s in ordered:
-            k = (s.list_id, s.credential_id)
-            p = presence.get(k)
-            if s.direction is Direction.OUT:
-                if p is not None:
-                    p.inside = False
-                continue
-            reentry = self.allow_reentry.get(s.list_id, False)
-            if p is not None and (p.inside or not reentry):
-                conflicts.append(Conflict(s.credential_id, s.list_id, first_in[k], s))
-                continue
-            if p is None:
-                presence[k] = Presence(True, s.gate, s.at)
-            else:
-                p.inside, p.gate, p.at = True, s.gate, s.at
-                p.entries += 1
-            first_in[k] = s
-        return presence, conflicts

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,11 +103,6 @@ class OfflineScanner:
             p.inside = True
             if at < p.at:
                 p.gate, p.at = gate, at
-
-    def learn_from_peer(self, scans: Iterable[QueuedScan], gate: str) -> None:
-        for s in scans:
-            if s.accepted and s.list_id and s.credential_id:
-                self._learn(s.list_id, s.credential_id, gate, s.at, s.direction)
 
     # -- scanning -------------------------------------------------------------------------
     def scan(self, text: str, now: dt.datetime, direction: Direction = Direction.IN) -> Decision:

@@ -288,13 +288,15 @@ def register_accreditation(
     uow.session.add(row)
     uow.session.flush()
     _audit(uow, "access.accreditation.created", actor_id, "accreditation", row.id, {"role": role})
-    return _badge_view(uow, row, key)
+    return _badge_view(uow, row, _badge_private(uow, key))
 
 
-def _badge_view(uow: UnitOfWork, row: Accreditation, key: BadgeKey | None = None) -> BadgeView:
+def _badge_view(
+    uow: UnitOfWork, row: Accreditation, signer: Ed25519PrivateKey | None = None
+) -> BadgeView:
     from teranga.privacy import api as privacy
 
-    key = key or ensure_badge_key(uow)
+    signer = signer or _badge_private(uow, ensure_badge_key(uow))
     claims = credentials.BadgeClaims(
         key_id=row.key_id,
         badge_id=row.id,
@@ -312,7 +314,7 @@ def _badge_view(uow: UnitOfWork, row: Accreditation, key: BadgeKey | None = None
         valid_from=row.valid_from,
         valid_until=row.valid_until,
         revoked=row.revoked_at is not None,
-        qr_text=credentials.encode_badge(claims, _badge_private(uow, key)),
+        qr_text=credentials.encode_badge(claims, signer),
     )
 
 
@@ -342,12 +344,18 @@ def accreditation_photo(uow: UnitOfWork, accreditation_id: uuid.UUID) -> tuple[b
 
 
 def list_accreditations(uow: UnitOfWork) -> list[BadgeView]:
-    rows = uow.session.scalars(
-        sa.select(Accreditation)
-        .where(Accreditation.tenant_id == uow.require_tenant())
-        .order_by(Accreditation.created_at)
+    rows = list(
+        uow.session.scalars(
+            sa.select(Accreditation)
+            .where(Accreditation.tenant_id == uow.require_tenant())
+            .order_by(Accreditation.created_at)
+        )
     )
-    return [_badge_view(uow, r) for r in rows]
+    if not rows:
+        return []
+    # One key unseal for the whole list, not one per person.
+    signer = _badge_private(uow, ensure_badge_key(uow))
+    return [_badge_view(uow, r, signer) for r in rows]
 
 
 def revoke_accreditation(
