@@ -45,7 +45,6 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = "ATHM100M--------------FNL-000100--"
-TOPIC = os.environ.get("BENCH_TOPIC", f"public.results.unit.{UNIT}")  # experiments only
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -103,7 +102,7 @@ def serve(data_dir: str, broker: str, port: int, database_url: str = "", role: s
         host="127.0.0.1",
         port=port,
         loop="uvloop",
-        http="httptools",
+        http=os.environ.get("BENCH_HTTP", "teranga.web.server:StreamingHttpTools"),
         log_level="warning",
         access_log=False,
         backlog=4096,
@@ -203,7 +202,7 @@ class SseClient(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         self.closed = False
         req = (
-            f"GET /api/v1/streams/{TOPIC} HTTP/1.1\r\nHost: bench\r\n"
+            f"GET /api/v1/streams/{self.pool.topic} HTTP/1.1\r\nHost: bench\r\n"
             f"Accept: text/event-stream\r\nLast-Event-ID: {self.last}\r\n\r\n"
         )
         transport.write(req.encode())  # type: ignore[attr-defined]
@@ -288,8 +287,9 @@ class SseClient(asyncio.Protocol):
 
 
 class ClientPool:
-    def __init__(self, port: int, n: int, start: int, sample_every: int) -> None:
+    def __init__(self, port: int, topic: str, n: int, start: int, sample_every: int) -> None:
         self.port = port
+        self.topic = topic
         self.stats = Stats()
         self.clients = [SseClient(self, start, i % sample_every == 0) for i in range(n)]
         self.stopping = False
@@ -323,12 +323,14 @@ class ClientPool:
                 c.transport.abort()  # connection_lost reconnects with Last-Event-ID
 
 
-def client_proc(conn: Connection, port: int, n: int, start: int, sample_every: int) -> None:
+def client_proc(
+    conn: Connection, port: int, topic: str, n: int, start: int, sample_every: int
+) -> None:
     _raise_nofile()
     import uvloop
 
     async def main() -> None:
-        pool = ClientPool(port, n, start, sample_every)
+        pool = ClientPool(port, topic, n, start, sample_every)
         await pool.connect_all(per_second=2500)
         conn.send(("ready", sum(not c.closed for c in pool.clients)))
         loop = asyncio.get_running_loop()
@@ -506,13 +508,18 @@ def main() -> None:
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise SystemExit("server did not start")
                 time.sleep(0.1)
-        start = httpx.get(f"{base}/api/v1/results/units/{UNIT}", timeout=30).json()["seq"]
+        snap = httpx.get(f"{base}/api/v1/results/units/{UNIT}", timeout=30).json()
+        start = snap["seq"]
+        # The snapshot names the (per-tenant) topic; BENCH_TOPIC: experiments only.
+        topic = os.environ.get("BENCH_TOPIC", snap["topic"])
         ctx = mp.get_context("spawn")
         share = [args.clients // args.client_procs] * args.client_procs
         share[0] += args.clients - sum(share)
         for n in share:
             parent, child = ctx.Pipe()
-            p = ctx.Process(target=client_proc, args=(child, port, n, start, args.sample_every))
+            p = ctx.Process(
+                target=client_proc, args=(child, port, topic, n, start, args.sample_every)
+            )
             p.start()
             procs.append((p, parent))
         connected = sum(conn.recv()[1] for _, conn in procs)

@@ -98,7 +98,7 @@ async def test_subscriber_resumes_after_server_restart(server: Server) -> None:
     await server.ready()
     broker = NatsBroker(server.url)
     await broker.start()
-    topic = "public.results.unit.ATHM100M"
+    topic = "public.joj-dakar-2026.results.unit.ATHM100M"
     received: list[Message] = []
     try:
         for i in range(3):

@@ -48,6 +48,20 @@ def _import(container: Container, tid: uuid.UUID, name: str) -> service.ImportRe
         return service.import_odf(uow, (ODF / name).read_bytes())
 
 
+def _slug(container: Container, tid: uuid.UUID) -> str:
+    with container.uow() as uow:
+        return tenancy.get(uow, tid).slug
+
+
+def _topics(container: Container, tid: uuid.UUID) -> set[str]:
+    with container.uow() as uow:
+        return set(
+            uow.session.scalars(
+                sa.select(OutboxMessage.topic).where(OutboxMessage.tenant_id == tid)
+            )
+        )
+
+
 def _outbox(container: Container, tid: uuid.UUID, topic: str) -> list[dict[str, Any]]:
     with container.uow() as uow:
         rows = uow.session.scalars(
@@ -221,15 +235,16 @@ def test_scorer_versions_corrections_and_official_medals(
     with container.uow(tid) as uow:
         assert [(r.noc, r.gold) for r in service.medal_rows(uow)] == [("SEN", 1), ("GHA", 0)]
         assert len(service.versions(uow, A100)) == 4
-    unit_msgs = _outbox(container, tid, service.unit_topic(A100))
+    slug = _slug(container, tid)
+    unit_msgs = _outbox(container, tid, service.unit_topic(slug, A100))
     assert [m["version"] for m in unit_msgs] == [0, 1, 2, 3, 4]
     assert [ln["participant"] for ln in unit_msgs[4]["upsert"]] == ["a", "b"]
     assert unit_msgs[3]["upsert"] == []  # marking official changes no line
-    medals = _outbox(container, tid, service.MEDALS_TOPIC)
+    medals = _outbox(container, tid, service.medals_topic(slug))
     assert [[r["noc"] for r in m["upsert"]] for m in medals] == [["GHA", "SEN"], ["SEN", "GHA"]]
-    sched = _outbox(container, tid, service.SCHEDULE_TOPIC)
+    sched = _outbox(container, tid, service.schedule_topic(slug))
     assert sched[-1]["leader"]["noc"] == "SEN"
-    assert _outbox(container, tid, service.sport_topic("athletics"))[-1]["type"] == "summary"
+    assert _outbox(container, tid, service.sport_topic(slug, "athletics"))[-1]["type"] == "summary"
 
 
 def test_scorer_input_is_validated(container: Container, tid: uuid.UUID) -> None:
@@ -260,6 +275,31 @@ def test_other_tenant_units_are_invisible(container: Container, tid: uuid.UUID) 
     with container.uow(tid) as uow:
         assert len(service.schedule_view(uow, dt.date(2026, 11, 2))) == 1
         assert service.schedule_view(uow, dt.date(2026, 11, 3)) == []
+
+
+def test_same_unit_code_in_two_tenants_publishes_on_separate_topics(
+    container: Container, tid: uuid.UUID
+) -> None:
+    """Unit codes and NOCs are shared by every tenant: the topics are not."""
+    other = _tenant(container, f"oth-{uuid.uuid4().hex[:8]}")
+    for t, marks in ((tid, ("a", "SEN", 1, "10.20")), (other, ("z", "FRA", 1, "9.99"))):
+        _schedule_one(container, t)
+        with container.uow(t) as uow:
+            service.record_lines(uow, code=A100, lines=_lines(marks), result_status="OFFICIAL")
+    mine, theirs = _slug(container, tid), _slug(container, other)
+    assert _topics(container, tid) == {
+        f"public.{mine}.results.unit.{A100}",
+        f"public.{mine}.results.sport.athletics",
+        f"public.{mine}.schedule",
+        f"public.{mine}.medals",
+    }
+    assert all(t.startswith(f"public.{theirs}.") for t in _topics(container, other))
+    [*_, last] = _outbox(container, tid, service.unit_topic(mine, A100))
+    assert [ln["noc"] for ln in last["upsert"]] == ["SEN"]
+    [medals] = _outbox(container, tid, service.medals_topic(mine))
+    assert [r["noc"] for r in medals["upsert"]] == ["SEN"]
+    with container.uow(tid) as uow:
+        assert [r.noc for r in service.medal_rows(uow)] == ["SEN"]
 
 
 def test_snapshot_query_counts_are_pinned(container: Container, tid: uuid.UUID) -> None:

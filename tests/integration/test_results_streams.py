@@ -149,21 +149,31 @@ def new_code() -> str:
     return f"ATH{('M' + uuid.uuid4().hex[:8].upper()).ljust(19, '-')}FNL-000100--"
 
 
-async def _unit(c: httpx.AsyncClient, live: Live, code: str) -> None:
+async def _unit(
+    c: httpx.AsyncClient, live: Live, code: str, scorer: dict[str, str] | None = None
+) -> None:
     r = await c.put(
         f"/api/v1/results/units/{code}",
         json={"name": "100m", "scheduled_at": "2026-11-02T18:30:00Z", "medal": True},
-        headers=live.scorer,
+        headers=scorer or live.scorer,
     )
     assert r.status_code == 200, r.text
 
 
-async def _score(c: httpx.AsyncClient, live: Live, code: str, mark: str) -> None:
-    lines = [{"participant": "a1", "name": "A", "noc": "SEN", "rank": 1, "mark": mark}]
+async def _score(
+    c: httpx.AsyncClient,
+    live: Live,
+    code: str,
+    mark: str,
+    scorer: dict[str, str] | None = None,
+    noc: str = "SEN",
+    status: str = "LIVE",
+) -> None:
+    lines = [{"participant": "a1", "name": "A", "noc": noc, "rank": 1, "mark": mark}]
     r = await c.post(
         f"/api/v1/results/units/{code}/lines",
-        json={"result_status": "LIVE", "lines": lines},
-        headers=live.scorer,
+        json={"result_status": status, "lines": lines},
+        headers=scorer or live.scorer,
     )
     assert r.status_code == 200, r.text
 
@@ -182,11 +192,11 @@ async def test_resume_with_last_event_id_gets_exactly_the_missed_messages(
 ) -> None:
     with live_server(_settings(tmp_path, broker_url)) as live:
         code = new_code()
-        topic = f"public.results.unit.{code}"
         async with httpx.AsyncClient(base_url=live.url, timeout=10) as c:
             await _unit(c, live, code)
             snap = await _seq_reaches(c, code, 1)
-            s0 = snap["seq"]
+            s0, topic = snap["seq"], snap["topic"]
+            assert topic == f"public.{live.container.settings.default_tenant}.results.unit.{code}"
             async with sse(c, topic, since=s0) as events:
                 await asyncio.sleep(0.2)  # subscribed before the scorer writes
                 await _score(c, live, code, "10.50")
@@ -214,10 +224,10 @@ async def test_beyond_retention_the_client_is_told_to_resnapshot(
     settings = _settings(tmp_path, broker_url, broker_retention_messages=3)
     with live_server(settings, ring_size=2) as live:
         code = new_code()
-        topic = f"public.results.unit.{code}"
         async with httpx.AsyncClient(base_url=live.url, timeout=10) as c:
             await _unit(c, live, code)
-            s0 = (await _seq_reaches(c, code, 1))["seq"]
+            snap = await _seq_reaches(c, code, 1)
+            s0, topic = snap["seq"], snap["topic"]
             async with sse(c, topic, since=s0) as events:
                 await asyncio.sleep(0.2)
                 await _score(c, live, code, "10.90")
@@ -237,6 +247,50 @@ async def test_beyond_retention_the_client_is_told_to_resnapshot(
                 await _score(c, live, code, "10.00")
                 [(nxt, kind, msg)] = await take(events, 1)
             assert (nxt, kind, msg["upsert"][0]["mark"]) == (snap["seq"] + 1, "unit", "10.00")
+        if broker_url.startswith("nats"):
+            await _drop_streams(live.container)
+
+
+async def test_another_tenant_with_the_same_unit_code_does_not_reach_our_stream(
+    tmp_path: Path, broker_url: str
+) -> None:
+    """Tenant B scores (and makes official) a unit whose code the public tenant A also uses:
+    nothing reaches A's unit or medals topics, A's snapshots do not change, and A's next
+    message follows A's own sequence."""
+    with live_server(_settings(tmp_path, broker_url)) as live:
+        code = new_code()
+        slug_b = f"t-{uuid.uuid4().hex[:10]}"
+        tenant_b = make_tenant(live.container, slug_b)
+        scorer_b = bearer(make_principal_token(live.container, tenant_b, "scorer"))
+        async with httpx.AsyncClient(base_url=live.url, timeout=10) as c:
+            await _unit(c, live, code)
+            await _score(c, live, code, "10.50")
+            snap = await _seq_reaches(c, code, 2)
+            medals = (await c.get("/api/v1/results/medals")).json()
+            topic, s0 = snap["topic"], snap["seq"]
+            assert slug_b not in topic
+            async with (
+                sse(c, topic, since=s0) as ours,
+                sse(c, medals["topic"], since=medals["seq"]) as our_medals,
+                sse(c, f"public.{slug_b}.results.unit.{code}", since=0) as theirs,
+                sse(c, f"public.{slug_b}.medals", since=0) as their_medals,
+            ):
+                await asyncio.sleep(0.2)  # subscribed before B writes
+                await _unit(c, live, code, scorer_b)
+                await _score(c, live, code, "9.10", scorer_b, noc="FRA", status="OFFICIAL")
+                # B's own streams got B's messages (so the relay is past them) ...
+                delivered = await take(theirs, 2)
+                assert delivered[-1][2]["upsert"][0]["noc"] == "FRA"
+                [(_, _, medal_b)] = await take(their_medals, 1)
+                assert medal_b["upsert"][0]["noc"] == "FRA"
+                # ... and none reached A's
+                assert await nothing_more(ours)
+                assert await nothing_more(our_medals, 0)
+                assert (await c.get(f"/api/v1/results/units/{code}")).json() == snap
+                assert (await c.get("/api/v1/results/medals")).json() == medals
+                await _score(c, live, code, "10.40")
+                [(seq, kind, msg)] = await take(ours, 1)
+                assert (seq, kind, msg["upsert"][0]["mark"]) == (s0 + 1, "unit", "10.40")
         if broker_url.startswith("nats"):
             await _drop_streams(live.container)
 

@@ -23,6 +23,7 @@ from teranga.config import Settings
 from teranga.container import Container, build_container
 from teranga.platform.broker.memory import MemoryBroker
 from teranga.web.app import create_app
+from teranga.web.server import HTTP_PROTOCOL
 from teranga.web.streams import StreamHub, hub_of
 from tests.conftest import make_settings
 from tests.factories import bearer, make_principal_token, make_tenant
@@ -45,11 +46,11 @@ class Live:
 
 
 @contextlib.asynccontextmanager
-async def serve(container: Container) -> AsyncIterator[Live]:
+async def serve(container: Container, http: str = HTTP_PROTOCOL) -> AsyncIterator[Live]:
     app = create_app(container.settings, container=container)
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, timeout_graceful_shutdown=2
+        app, host="127.0.0.1", port=port, http=http, log_config=None, timeout_graceful_shutdown=2
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -71,10 +72,12 @@ def settings_with(tmp: Path, **kw: Any) -> Settings:
     return s
 
 
-@pytest.fixture
-async def live(tmp_path: Path) -> AsyncIterator[Live]:
+# Both ways a stream is written: the hub on the socket (our protocol, as `teranga serve`
+# runs) and plain ASGI ``send`` (any other server).
+@pytest.fixture(params=[HTTP_PROTOCOL, "httptools"], ids=["socket", "asgi"])
+async def live(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Live]:
     container = build_container(settings_with(tmp_path, broker_retention_messages=20))
-    async with serve(container) as srv:
+    async with serve(container, request.param) as srv:
         yield srv
 
 
@@ -289,8 +292,10 @@ async def test_one_subscription_per_topic_and_slow_clients_are_dropped() -> None
 async def test_announcement_reaches_sse_clients_through_the_outbox(
     container: Container,
 ) -> None:
-    tid = make_tenant(container)
+    slug = f"ann-{uuid.uuid4().hex[:8]}"
+    tid = make_tenant(container, slug)
     token = make_principal_token(container, tid, "organiser-admin")
+    other = make_principal_token(container, make_tenant(container), "organiser-admin")
     async with (
         serve(container) as srv,
         httpx.AsyncClient(base_url=srv.url) as client,
@@ -301,14 +306,20 @@ async def test_announcement_reaches_sse_clients_through_the_outbox(
             "/api/v1/announcements", json={"text": "", "lang": "fr"}, headers=bearer(token)
         )
         assert r.status_code == 422
-        async with client.stream("GET", "/api/v1/streams/public.announcements") as stream:
+        async with client.stream("GET", f"/api/v1/streams/public.{slug}.announcements") as stream:
             await wait_clients(srv.hub, 1)
+            r = await client.post(  # another tenant's announcement goes to its own topic
+                "/api/v1/announcements", json={"text": "Autre", "lang": "fr"}, headers=bearer(other)
+            )
+            assert r.status_code == 202
+            assert r.json()["topic"] != f"public.{slug}.announcements"
             r = await client.post(
                 "/api/v1/announcements",
                 json={"text": "Navettes toutes les 10 min", "lang": "fr"},
                 headers=bearer(token),
             )
             assert r.status_code == 202
+            assert r.json() == {"status": "queued", "topic": f"public.{slug}.announcements"}
             (got,) = await events(stream, 1)
     assert got["event"] == "announcement"
     assert got["data"] == {
@@ -348,3 +359,50 @@ async def test_live_topics_per_process_are_capped(live: Live) -> None:
         r = await client.get(f"/api/v1/streams/{topic()}")
         assert r.status_code == 503
         assert r.json()["code"] == "unavailable"
+
+
+async def test_socket_path_is_used_and_a_client_that_stops_reading_is_cut(
+    tmp_path: Path,
+) -> None:
+    """With our protocol the hub writes stream sockets itself. A peer that stops reading
+    fills its socket; past the byte bound it is cut (memory stays bounded) while a healthy
+    client on the same topic keeps receiving every message."""
+    container = build_container(settings_with(tmp_path))
+    async with serve(container) as srv:
+        srv.hub.client_buffer_bytes = 64 * 1024
+        name = topic()
+        # A raw peer with a tiny receive window that never reads.
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        port = int(srv.url.rsplit(":", 1)[1])
+        sock.connect(("127.0.0.1", port))
+        sock.sendall(f"GET /api/v1/streams/{name} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        await wait_clients(srv.hub, 1)
+        t = await srv.hub.topic(name)
+        (stalled,) = t.raw
+        async with (
+            httpx.AsyncClient(base_url=srv.url) as client,
+            client.stream("GET", f"/api/v1/streams/{name}") as r,
+        ):
+            await wait_clients(srv.hub, 2)
+            assert len(t.raw) == 2  # both written on their sockets
+            assert not t.sse
+            pad = "x" * 16000
+            got: list[dict[str, Any]] = []
+            # The kernel absorbs a few MB first (socket buffers), then the transport's
+            # own buffer grows past the bound.
+            for i in range(1500):
+                await container.broker.publish(name, {"i": i, "pad": pad})
+                got += await events(r, 1)
+                if stalled.overflow:
+                    break
+            assert stalled.overflow
+            assert [e["data"]["i"] for e in got] == list(range(len(got)))
+            for _ in range(200):
+                if srv.hub.stats()["clients"] == 1:
+                    break
+                await asyncio.sleep(0.01)
+            assert srv.hub.stats()["clients"] == 1  # the stalled peer is gone
+            await container.broker.publish(name, {"i": "after"})
+            assert (await events(r, 1))[0]["data"] == {"i": "after"}
+        sock.close()

@@ -31,6 +31,7 @@ from fastapi.testclient import TestClient
 from teranga.container import Container
 from teranga.platform.errors import NotFound, ValidationFailed
 from teranga.platform.relay import OutboxRelay
+from teranga.results import api as results
 from teranga.web import errors
 from teranga.web.app import create_app
 from teranga.webhooks import service
@@ -310,13 +311,14 @@ async def test_tenant_a_never_receives_tenant_b_events(
 async def test_payloads_carry_no_personal_data(
     container: Container, broker: Any, receiver: Receiver
 ) -> None:
-    tid = make_tenant(container)
+    slug = f"t-{uuid.uuid4().hex[:10]}"
+    tid = make_tenant(container, slug)
     ep, _ = endpoint(container, tid, receiver.url("/pii"))
     name, phone, email = "Awa Diop", "+221771234567", "awa.diop@example.sn"
     with container.uow(tid) as uow:
         # A results unit message carries competitors' names; a refund a free-text reason.
         uow.publish(
-            "public.results.unit.JUDWM52-----------FNL-000100--",
+            results.unit_topic(slug, "JUDWM52-----------FNL-000100--"),
             {
                 "code": "JUDWM52-----------FNL-000100--",
                 "sport": "JUD",

@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from teranga.platform.broker import check_topic
 from teranga.platform.errors import ValidationFailed
+from teranga.results import api as results
 from teranga.webhooks import domain
 
 # The Standard Webhooks reference test vector (libraries' test suites).
@@ -80,24 +82,41 @@ def test_projection_keeps_only_declared_fields_of_the_right_kind() -> None:
     assert [e[0] for e in events] == ["ticketing.ticket.revoked", "ticketing.ticket.transferred"]
     assert events[1][1] == {"ticket_id": order, "session_id": session, "new_ticket_id": session}
     medals = domain.project(
-        "public.medals",
+        "public.joj-dakar-2026.medals",
         {"upsert": [{"noc": "SEN", "gold": 1, "name": "Awa"}], "remove": ["FRA", "Awa Diop"]},
     )
     assert medals == [
         ("results.medals.updated", {"upsert": [{"noc": "SEN", "gold": 1}], "remove": ["FRA"]})
     ]
-    assert domain.project("public.schedule", {"code": "X"}) == []
+    assert domain.project("public.joj-dakar-2026.schedule", {"code": "X"}) == []
     assert domain.project("public.announcements", {"text": "hello"}) == []
+    # the old global names and other shapes are not results events
+    assert domain.project("public.medals", {"upsert": []}) == []
+    assert domain.project("public.results.unit.ATHM100M", {"official": True}) == []
+    assert domain.project("public.x.results.unit", {"official": True}) == []
 
 
 def test_results_units_split_into_official_and_updated() -> None:
-    topic = "public.results.unit.ATHM100M"
+    topic = "public.joj-dakar-2026.results.unit.ATHM100M"
     assert domain.project(topic, {"code": "ATHM100M", "official": True})[0][0] == (
         "results.unit.official"
     )
     assert domain.project(topic, {"code": "ATHM100M", "official": False})[0][0] == (
         "results.unit.updated"
     )
+
+
+def test_results_events_come_from_every_tenant_s_own_topics() -> None:
+    """The catalogue follows the results domain's tenant-namespaced topic names."""
+    code = "ATHM100M--------------FNL-000100--"
+    for slug in ("joj-dakar-2026", "a", "x" * 63):  # tenant slugs: 1-63 of [a-z0-9-]
+        assert check_topic(results.unit_topic(slug, code))  # the longest fits the broker
+        [(kind, data)] = domain.project(results.unit_topic(slug, code), {"official": True})
+        assert (kind, data) == ("results.unit.official", {"official": True})
+        [(kind, _)] = domain.project(results.medals_topic(slug), {"upsert": []})
+        assert kind == "results.medals.updated"
+        assert domain.project(results.schedule_topic(slug), {"official": True}) == []
+        assert domain.project(results.sport_topic(slug, "athletics"), {"official": True}) == []
 
 
 def test_event_type_lists_are_checked() -> None:

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from teranga.config import Settings
 from teranga.container import Container
+from teranga.results import service
 from teranga.web.app import create_app
 from tests.factories import bearer, make_principal_token, make_tenant
 
@@ -61,8 +62,11 @@ LINES = [
 ]
 
 
-def test_scorer_api_then_public_snapshot(client: TestClient, scorer: dict[str, str]) -> None:
+def test_scorer_api_then_public_snapshot(
+    client: TestClient, scorer: dict[str, str], db_settings: Settings
+) -> None:
     code = new_code()
+    slug = db_settings.default_tenant
     _unit(client, scorer, code)
     r = client.post(
         f"/api/v1/results/units/{code}/lines",
@@ -72,7 +76,7 @@ def test_scorer_api_then_public_snapshot(client: TestClient, scorer: dict[str, s
     assert r.status_code == 200, r.text
     assert r.json()["version"] == 1
     snap = client.get(f"/api/v1/results/units/{code}").json()
-    assert snap["topic"] == f"public.results.unit.{code}"
+    assert snap["topic"] == f"public.{slug}.results.unit.{code}"
     assert isinstance(snap["seq"], int)
     assert [ln["participant"] for ln in snap["lines"]] == ["a1", "b2"]
     stale = client.post(
@@ -85,12 +89,14 @@ def test_scorer_api_then_public_snapshot(client: TestClient, scorer: dict[str, s
     )
     assert ok.json()["official"] is True
     medals = client.get("/api/v1/results/medals").json()
-    assert medals["topic"] == "public.medals"
+    assert medals["topic"] == f"public.{slug}.medals"
     assert any(r["noc"] == "SEN" and r["gold"] >= 1 for r in medals["rows"])
     day = client.get("/api/v1/results/schedule", params={"day": "2026-11-02"}).json()
+    assert day["topic"] == f"public.{slug}.schedule"
     mine = next(u for u in day["units"] if u["code"] == code)
     assert mine["leader"]["noc"] == "SEN"
     sport = client.get("/api/v1/results/sports/athletics").json()
+    assert sport["topic"] == f"public.{slug}.results.sport.athletics"
     assert code in {u["code"] for u in sport["units"]}
     versions = client.get(f"/api/v1/results/units/{code}/versions", headers=scorer).json()
     assert [v["result_status"] for v in versions] == ["UNOFFICIAL", "OFFICIAL"]
@@ -99,6 +105,9 @@ def test_scorer_api_then_public_snapshot(client: TestClient, scorer: dict[str, s
 def test_bad_input_is_a_clear_4xx(client: TestClient, scorer: dict[str, str]) -> None:
     code = new_code()
     assert client.get(f"/api/v1/results/units/{code}").status_code == 404
+    for bad in ("a..b", "x" * 300, "ATHM100M", "%20"):  # no unit, nor a valid topic name
+        r = client.get(f"/api/v1/results/units/{bad}")
+        assert (r.status_code, r.json()["code"]) == (404, "results.unit_not_found"), bad
     assert client.get("/api/v1/results/sports/curling").json()["code"] == "validation_failed"
     assert client.get("/api/v1/results/schedule?day=demain").status_code == 422
     bad_code = client.put(
@@ -144,6 +153,45 @@ def test_other_tenant_scorer_cannot_touch_public_units(
     assert r.status_code == 404
 
 
+def test_another_tenant_s_unit_code_is_not_ours(
+    client: TestClient, container: Container, scorer: dict[str, str]
+) -> None:
+    """Tenant B's unit code, from the public site (tenant A) and A's scorer: no such unit,
+    and A's PUT (an upsert by code) makes A's own unit, leaving B's untouched."""
+    code = new_code()
+    other = make_tenant(container)
+    scorer_b = bearer(make_principal_token(container, other, "scorer"))
+    _unit(client, scorer_b, code)
+    lines = {"result_status": "UNOFFICIAL", "lines": LINES}
+    r = client.post(f"/api/v1/results/units/{code}/lines", json=lines, headers=scorer_b)
+    assert r.status_code == 200, r.text
+    assert client.get(f"/api/v1/results/units/{code}").status_code == 404
+    assert client.get(f"/resultats/epreuves/{code}").status_code == 404
+    for method, suffix, body in [
+        ("GET", "/versions", None),
+        ("POST", "/lines", lines),
+        ("POST", "/status", {"status": "RUNNING"}),
+        ("POST", "/official", {}),
+    ]:
+        r = client.request(
+            method, f"/api/v1/results/units/{code}{suffix}", json=body, headers=scorer
+        )
+        assert (r.status_code, r.json()["code"]) == (404, "results.unit_not_found"), suffix
+    r = client.put(
+        f"/api/v1/results/units/{code}",
+        json={"name": "Ours", "scheduled_at": "2026-11-03T10:00:00Z"},
+        headers=scorer,
+    )
+    assert (r.status_code, r.json()["name"], r.json()["version"]) == (200, "Ours", 0)
+    ours = client.get(f"/api/v1/results/units/{code}").json()
+    assert (ours["name"], ours["lines"]) == ("Ours", [])
+    theirs = client.get(f"/api/v1/results/units/{code}/versions", headers=scorer_b).json()
+    assert [v["result_status"] for v in theirs] == ["UNOFFICIAL"]
+    assert [ln["name"] for ln in theirs[0]["lines"]] == ["Moussa DIALLO", "Kwame MENSAH"]
+    with container.uow(other) as uow:
+        assert service.unit_view(uow, code)["name"] == "Men's 100m Final"
+
+
 def test_odf_import_api(client: TestClient, scorer: dict[str, str]) -> None:
     def post(name: str) -> dict[str, object]:
         r = client.post(
@@ -175,8 +223,11 @@ def _live_state(html: str) -> dict[str, object]:
     return dict(json.loads(m.group(1)))
 
 
-def test_public_pages_french_light_and_live(client: TestClient, scorer: dict[str, str]) -> None:
+def test_public_pages_french_light_and_live(
+    client: TestClient, scorer: dict[str, str], db_settings: Settings
+) -> None:
     code = new_code()
+    slug = db_settings.default_tenant
     _unit(client, scorer, code)
     client.post(
         f"/api/v1/results/units/{code}/lines",
@@ -189,7 +240,7 @@ def test_public_pages_french_light_and_live(client: TestClient, scorer: dict[str
     assert "Moussa DIALLO" in unit.text
     assert "Officiel" in unit.text
     state = _live_state(unit.text)
-    assert (state["kind"], state["topic"]) == ("unit", f"public.results.unit.{code}")
+    assert (state["kind"], state["topic"]) == ("unit", f"public.{slug}.results.unit.{code}")
     assert len(unit.content) < 100_000
     for path, needle in [
         ("/resultats?day=2026-11-02", "Résultats en direct"),
@@ -201,6 +252,12 @@ def test_public_pages_french_light_and_live(client: TestClient, scorer: dict[str
         assert r.status_code == 200, path
         assert needle in r.text, path
         assert len(r.content) < 100_000
+    for path, topic in [
+        ("/resultats?day=2026-11-02", f"public.{slug}.schedule"),
+        ("/resultats/sports/athletics", f"public.{slug}.results.sport.athletics"),
+        ("/resultats/medailles", f"public.{slug}.medals"),
+    ]:
+        assert _live_state(client.get(path).text)["topic"] == topic, path
     en = client.get(f"/resultats/epreuves/{code}?lang=en")
     assert "Men&#39;s 100m Final" in en.text or "Men's 100m Final" in en.text
     js = client.get("/resultats/live.js")

@@ -114,6 +114,8 @@ def serve(
     """Run the web server (uvicorn)."""
     import uvicorn
 
+    from teranga.web.server import HTTP_PROTOCOL
+
     settings = load_settings()
     _fail_closed(settings)
     if upgrade:
@@ -128,6 +130,7 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
+        http=HTTP_PROTOCOL,  # httptools, handing stream sockets to the hub
         log_config=None,
         proxy_headers=False,  # client addresses come from our own trusted-proxy logic
         access_log=False,

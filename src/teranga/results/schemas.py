@@ -100,23 +100,34 @@ class UnitSummaryOut(BaseModel):
     leader: LeaderOut | None = None
 
 
+TOPIC_HELP = (
+    "The live topic to follow from ``seq`` (``/api/v1/streams/{topic}``), namespaced by the "
+    "tenant: ``public.<tenant-slug>...``. Use it as given rather than building it."
+)
+
+
 class UnitOut(UnitSummaryOut):
     seq: int = Field(description="Last sequence number of the unit's topic covered.")
-    topic: str
+    topic: str = Field(
+        description=TOPIC_HELP,
+        examples=["public.joj-dakar-2026.results.unit.ATHM100M--------------FNL-000100--"],
+    )
     lines: list[LineOut]
 
 
 class ScheduleOut(BaseModel):
     day: dt.date
     seq: int
-    topic: str
+    topic: str = Field(description=TOPIC_HELP, examples=["public.joj-dakar-2026.schedule"])
     units: list[UnitSummaryOut]
 
 
 class SportOut(BaseModel):
     sport: str
     seq: int
-    topic: str
+    topic: str = Field(
+        description=TOPIC_HELP, examples=["public.joj-dakar-2026.results.sport.athletics"]
+    )
     units: list[UnitSummaryOut]
 
 
@@ -131,7 +142,7 @@ class MedalRowOut(BaseModel):
 
 class MedalsOut(BaseModel):
     seq: int
-    topic: str
+    topic: str = Field(description=TOPIC_HELP, examples=["public.joj-dakar-2026.medals"])
     rows: list[MedalRowOut]
 
 

@@ -1,18 +1,21 @@
 """Results use cases: units, scorer entry, official marking, ODF import, public views.
 
 Every change to a unit is a new version (kept in ``results_versions``) and queues small
-delta messages through the outbox on four public topics:
+delta messages through the outbox on four public topics, namespaced by the tenant's slug
+(unit codes and NOCs are the same in every tenant: without it, one tenant's scorer would
+write into the stream another tenant's public pages follow):
 
-* ``public.results.unit.<code>``: ``{"type": "unit", ...header, "upsert": [lines],
+* ``public.<slug>.results.unit.<code>``: ``{"type": "unit", ...header, "upsert": [lines],
   "remove": [participants]}``: lines keyed by participant, idempotent;
-* ``public.results.sport.<sport>`` and ``public.schedule``: ``{"type": "summary", ...}``:
-  the unit's summary row (status, leader), absolute values, idempotent;
-* ``public.medals``: ``{"type": "medals", "upsert": [rows], "remove": [nocs]}``.
+* ``public.<slug>.results.sport.<sport>`` and ``public.<slug>.schedule``:
+  ``{"type": "summary", ...}``: the unit's summary row (status, leader), absolute values,
+  idempotent;
+* ``public.<slug>.medals``: ``{"type": "medals", "upsert": [rows], "remove": [nocs]}``.
 
-Clients take a snapshot (which carries the topic's ``seq``), then apply deltas with a
-higher seq. A delta may describe a change the snapshot already holds (the snapshot's seq
-is read before its rows); applying it again changes nothing, and unit deltas carry the
-unit version so a client can also skip older ones.
+Clients take a snapshot (which carries the topic's name and ``seq``), then apply deltas
+with a higher seq. A delta may describe a change the snapshot already holds (the
+snapshot's seq is read before its rows); applying it again changes nothing, and unit
+deltas carry the unit version so a client can also skip older ones.
 """
 
 from __future__ import annotations
@@ -55,17 +58,31 @@ from teranga.results.models import (
     UnitVersion,
 )
 from teranga.results.odf import OdfError, OdfMessage, parse_message, safe_parse
+from teranga.tenancy import api as tenancy
 
-SCHEDULE_TOPIC = "public.schedule"
-MEDALS_TOPIC = "public.medals"
-
-
-def unit_topic(code: str) -> str:
-    return f"public.results.unit.{code}"
+# Tenant slugs ([a-z0-9-], at most 63) and unit codes (34 of [A-Z0-9-]) are valid topic
+# tokens, so every name below passes the broker's check_topic.
 
 
-def sport_topic(sport: str) -> str:
-    return f"public.results.sport.{sport}"
+def unit_topic(tenant_slug: str, code: str) -> str:
+    return f"public.{tenant_slug}.results.unit.{code}"
+
+
+def sport_topic(tenant_slug: str, sport: str) -> str:
+    return f"public.{tenant_slug}.results.sport.{sport}"
+
+
+def schedule_topic(tenant_slug: str) -> str:
+    return f"public.{tenant_slug}.schedule"
+
+
+def medals_topic(tenant_slug: str) -> str:
+    return f"public.{tenant_slug}.medals"
+
+
+def tenant_slug(uow: UnitOfWork) -> str:
+    """The slug of the unit of work's tenant: the namespace of its public topics."""
+    return tenancy.get(uow, uow.require_tenant()).slug
 
 
 def _audit(
@@ -147,12 +164,13 @@ def _publish_unit(
 ) -> None:
     msg = unit_header(u)
     msg.update(type="unit", upsert=[ln.as_dict() for ln in upsert], remove=list(remove))
-    uow.publish(unit_topic(u.code), msg)
+    slug = tenant_slug(uow)
+    uow.publish(unit_topic(slug, u.code), msg)
     lead = repo.leaders(uow.session, [u.id]).get(u.id)
     summary = unit_summary(u, lead)
     summary["type"] = "summary"
-    uow.publish(sport_topic(u.sport), summary)
-    uow.publish(SCHEDULE_TOPIC, summary)
+    uow.publish(sport_topic(slug, u.sport), summary)
+    uow.publish(schedule_topic(slug), summary)
 
 
 def _publish_medals(uow: UnitOfWork, before: list[MedalRow]) -> None:
@@ -160,7 +178,7 @@ def _publish_medals(uow: UnitOfWork, before: list[MedalRow]) -> None:
     changed, gone = diff_medals(before, after)
     if changed or gone:
         uow.publish(
-            MEDALS_TOPIC,
+            medals_topic(tenant_slug(uow)),
             {"type": "medals", "upsert": [r.as_dict() for r in changed], "remove": gone},
         )
 

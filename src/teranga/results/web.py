@@ -1,15 +1,18 @@
 """Results over HTTP: the public JSON API, the scorer API, the public pages and the form.
 
 Snapshots (API and pages) read the topic's last sequence number *before* the rows, so
-every message after that number may be applied on top of them (see service.py). Pages
-render fully on the server (readable without JavaScript) and embed the same snapshot for
-the small live client served at ``/resultats/live.js``.
+every message after that number may be applied on top of them (see service.py). Each
+snapshot names its topic (``topic``, namespaced by the public tenant's slug): clients
+follow that name rather than building one. Pages render fully on the server (readable
+without JavaScript) and embed the same snapshot for the small live client served at
+``/resultats/live.js``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,9 +21,17 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from teranga.identity.api import CsrfToken, Principal, public, require
-from teranga.platform.errors import TerangaError, ValidationFailed
+from teranga.platform.errors import NotFound, TerangaError, ValidationFailed
 from teranga.results import service
-from teranga.results.domain import SPORTS, Irm, Line, ResultStatus, ScheduleStatus
+from teranga.results.domain import (
+    SPORTS,
+    DomainError,
+    Irm,
+    Line,
+    ResultStatus,
+    ScheduleStatus,
+    parse_rsc,
+)
 from teranga.results.schemas import (
     ImportOut,
     LinesIn,
@@ -105,9 +116,30 @@ SPORT_LABELS: dict[str, str] = {
 
 # --- snapshots (shared by API and pages) -----------------------------------------------
 
+_SLUGS = "results.tenant_slugs"
 
-async def _unit_snapshot(container: Any, tid: Any, code: str) -> dict[str, Any]:
-    topic = service.unit_topic(code)
+
+async def _slug(container: Any, tid: uuid.UUID) -> str:
+    """The tenant's slug (its topics' namespace), cached per process: slugs never change."""
+    cache: dict[uuid.UUID, str] = container.extras.setdefault(_SLUGS, {})
+    slug = cache.get(tid)
+    if slug is None:
+
+        def read() -> str:
+            with container.uow(tid) as uow:
+                return service.tenant_slug(uow)
+
+        slug = cache[tid] = await run_in_threadpool(read)
+    return slug
+
+
+async def _unit_snapshot(container: Any, tid: uuid.UUID, code: str) -> dict[str, Any]:
+    try:
+        parse_rsc(code)
+    except DomainError:
+        # No unit can have this code (and it may not fit in a topic name).
+        raise NotFound("results.unit_not_found", f"no unit {code[:40]}") from None
+    topic = service.unit_topic(await _slug(container, tid), code)
     seq = await container.broker.last_seq(topic)
 
     def read() -> dict[str, Any]:
@@ -124,15 +156,16 @@ def _days(container: Any, tid: Any) -> list[dt.date]:
         return service.days(uow)
 
 
-async def _schedule_snapshot(container: Any, tid: Any, day: dt.date) -> dict[str, Any]:
-    seq = await container.broker.last_seq(service.SCHEDULE_TOPIC)
+async def _schedule_snapshot(container: Any, tid: uuid.UUID, day: dt.date) -> dict[str, Any]:
+    topic = service.schedule_topic(await _slug(container, tid))
+    seq = await container.broker.last_seq(topic)
 
     def read() -> list[dict[str, Any]]:
         with container.uow(tid) as uow:
             return service.schedule_view(uow, day)
 
     units = await run_in_threadpool(read)
-    return {"day": day, "seq": seq, "topic": service.SCHEDULE_TOPIC, "units": units}
+    return {"day": day, "seq": seq, "topic": topic, "units": units}
 
 
 def _check_sport(sport: str) -> None:
@@ -140,9 +173,9 @@ def _check_sport(sport: str) -> None:
         raise ValidationFailed("sport", "unknown sport")
 
 
-async def _sport_snapshot(container: Any, tid: Any, sport: str) -> dict[str, Any]:
+async def _sport_snapshot(container: Any, tid: uuid.UUID, sport: str) -> dict[str, Any]:
     _check_sport(sport)
-    topic = service.sport_topic(sport)
+    topic = service.sport_topic(await _slug(container, tid), sport)
     seq = await container.broker.last_seq(topic)
 
     def read() -> list[dict[str, Any]]:
@@ -153,15 +186,16 @@ async def _sport_snapshot(container: Any, tid: Any, sport: str) -> dict[str, Any
     return {"sport": sport, "seq": seq, "topic": topic, "units": units}
 
 
-async def _medals_snapshot(container: Any, tid: Any) -> dict[str, Any]:
-    seq = await container.broker.last_seq(service.MEDALS_TOPIC)
+async def _medals_snapshot(container: Any, tid: uuid.UUID) -> dict[str, Any]:
+    topic = service.medals_topic(await _slug(container, tid))
+    seq = await container.broker.last_seq(topic)
 
     def read() -> list[dict[str, Any]]:
         with container.uow(tid) as uow:
             return [r.as_dict() for r in service.medal_rows(uow)]
 
     rows = await run_in_threadpool(read)
-    return {"seq": seq, "topic": service.MEDALS_TOPIC, "rows": rows}
+    return {"seq": seq, "topic": topic, "rows": rows}
 
 
 # --- public JSON API -------------------------------------------------------------------
@@ -169,7 +203,8 @@ async def _medals_snapshot(container: Any, tid: Any) -> dict[str, Any]:
 
 @router.get("/api/v1/results/units/{code}", dependencies=Public, tags=["results"])
 async def api_unit(code: str, container: ContainerDep, tid: PublicTenantDep) -> UnitOut:
-    """A unit's snapshot: header, lines and ``seq``; then follow ``public.results.unit.<code>``."""
+    """A unit's snapshot: header, lines, ``seq`` and ``topic``; then follow ``topic``
+    (``public.<tenant-slug>.results.unit.<code>``) from ``seq`` on ``/api/v1/streams/{topic}``."""
     return UnitOut.model_validate(await _unit_snapshot(container, tid, code))
 
 
@@ -179,20 +214,23 @@ async def api_schedule(
     tid: PublicTenantDep,
     day: Annotated[dt.date | None, Query(description="YYYY-MM-DD (Dakar time = UTC)")] = None,
 ) -> ScheduleOut:
-    """Units of the day with their leader; then follow ``public.schedule``."""
+    """Units of the day with their leader; then follow ``topic``
+    (``public.<tenant-slug>.schedule``) from ``seq``."""
     when = day or container.clock.now().date()
     return ScheduleOut.model_validate(await _schedule_snapshot(container, tid, when))
 
 
 @router.get("/api/v1/results/sports/{sport}", dependencies=Public, tags=["results"])
 async def api_sport(sport: str, container: ContainerDep, tid: PublicTenantDep) -> SportOut:
-    """Every unit of a sport; then follow ``public.results.sport.<sport>``."""
+    """Every unit of a sport; then follow ``topic``
+    (``public.<tenant-slug>.results.sport.<sport>``) from ``seq``."""
     return SportOut.model_validate(await _sport_snapshot(container, tid, sport))
 
 
 @router.get("/api/v1/results/medals", dependencies=Public, tags=["results"])
 async def api_medals(container: ContainerDep, tid: PublicTenantDep) -> MedalsOut:
-    """Medal standings by NOC (gold, then silver, then bronze); then follow ``public.medals``."""
+    """Medal standings by NOC (gold, then silver, then bronze); then follow ``topic``
+    (``public.<tenant-slug>.medals``) from ``seq``."""
     return MedalsOut.model_validate(await _medals_snapshot(container, tid))
 
 

@@ -7,7 +7,9 @@ watch, one JSON text) and the same object goes to every client. For SSE the hub 
 client's ASGI ``send`` itself and steps it once: on a healthy connection that writes to the
 socket and completes on the spot, so a delivery costs one call, with no per-client task,
 queue or wake-up. Public streams also skip the middleware stack (``StreamFastPath``), whose
-``send`` wrappers would otherwise run once per client and message.
+``send`` wrappers would otherwise run once per client and message. Under ``teranga serve``
+(``teranga.web.server``) the hub goes one step further: it writes each message's pre-framed
+HTTP chunk straight to the client's socket, one ``transport.write`` per client.
 
 A client whose socket stops draining (a phone on a bad 3G link) gets a bounded buffer, and
 when that fills it is disconnected rather than buffered without bound: it reconnects with
@@ -32,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import logging
 import time
 import urllib.parse
@@ -49,7 +52,9 @@ from teranga.container import Container
 from teranga.identity.api import Principal, optional_principal, public, require
 from teranga.platform.broker import Broker, BrokerError, Message, ReplayGap, check_topic
 from teranga.platform.errors import Forbidden, Unauthorized, ValidationFailed
+from teranga.tenancy import api as tenancy
 from teranga.web.deps import ContainerDep
+from teranga.web.server import TRANSPORT_EXTENSION
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +66,13 @@ PUBLIC_PREFIX = "public."
 STREAMS_PATH = "/api/v1/streams/"
 FAST_PREFIX = STREAMS_PATH + PUBLIC_PREFIX
 PRIVATE_PERMISSION = "platform.stream.subscribe"
-ANNOUNCEMENTS_TOPIC = "public.announcements"
+
+
+def announcements_topic(tenant_slug: str) -> str:
+    """A tenant's announcements: public topics are namespaced by tenant slug."""
+    return f"public.{tenant_slug}.announcements"
+
+
 HEARTBEAT = b": hb\n\n"
 RETRY = b"retry: 3000\n\n"  # EventSource reconnect delay (ms)
 
@@ -92,7 +103,7 @@ class _Frames:
     middleware on the streaming path only read body messages.
     """
 
-    __slots__ = ("_ws", "data", "event", "seq", "sse", "sse_msg")
+    __slots__ = ("_ws", "chunk", "data", "event", "seq", "sse", "sse_msg")
 
     def __init__(self, seq: int, event: str, data: bytes) -> None:
         self.seq = seq
@@ -100,6 +111,7 @@ class _Frames:
         self.data = data
         self.sse = sse_frame(seq, event, data)
         self.sse_msg = _body(self.sse)
+        self.chunk = _chunk(self.sse)
         self._ws: str | None = None
 
     @property
@@ -117,7 +129,13 @@ def _body(chunk: bytes) -> dict[str, Any]:
     return {"type": "http.response.body", "body": chunk, "more_body": True}
 
 
+def _chunk(data: bytes) -> bytes:
+    """``data`` framed as one HTTP/1.1 chunk, for clients written on their socket."""
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
 HEARTBEAT_MSG = _body(HEARTBEAT)
+HEARTBEAT_CHUNK = _chunk(HEARTBEAT)
 
 
 def encode(m: Message) -> _Frames:
@@ -265,10 +283,53 @@ class _Client:
         await self.waiter
 
 
+class _RawClient(_Client):
+    """An SSE client whose socket the hub writes itself (see ``teranga.web.server``).
+
+    A delivery is one ``transport.write`` of the message's pre-framed chunk. A socket whose
+    unsent bytes pass ``limit_bytes`` is a client too slow to follow: it is cut (the peer
+    reconnects with ``Last-Event-ID`` and resumes by replay), so memory stays bounded.
+    """
+
+    __slots__ = ("limit_bytes", "transport")
+
+    def __init__(self, limit: int, send: Send, transport: Any, limit_bytes: int) -> None:
+        super().__init__(limit, False, send)
+        self.transport = transport
+        self.limit_bytes = limit_bytes
+
+    def write(self, chunk: bytes) -> None:
+        if self.writing:  # the serve coroutine is catching up: keep the order
+            if self.closed:
+                return
+            if len(self.buf) >= self.limit:
+                self.cut()
+            else:
+                self.buf.append(chunk)
+            return
+        tr = self.transport
+        try:
+            tr.write(chunk)
+            if tr.get_write_buffer_size() > self.limit_bytes:
+                self.cut()
+        except Exception:  # the peer is gone
+            self.disconnected = True
+            self.close()
+
+    def cut(self) -> None:
+        """Too slow: drop the connection and what it has not read (it resumes by replay)."""
+        self.overflow = True
+        self.disconnected = True  # nothing more may be sent on it, not even the last chunk
+        self.close()
+        with contextlib.suppress(Exception):
+            self.transport.abort()
+
+
 class _Topic:
     def __init__(self, name: str, ring_size: int) -> None:
         self.name = name
         self.sse: set[_Client] = set()
+        self.raw: set[_RawClient] = set()
         self.ws: set[_Client] = set()
         # Clients that asked for a sequence this process has not seen yet: min seq -> clients.
         self.ahead: list[tuple[int, _Client]] = []
@@ -280,15 +341,20 @@ class _Topic:
         self.last_sent = 0.0  # monotonic time of the last message fanned out
 
     def clients(self) -> int:
-        return len(self.sse) + len(self.ws) + len(self.ahead)
+        return len(self.sse) + len(self.raw) + len(self.ws) + len(self.ahead)
 
     def fan_out(self, frames: _Frames) -> None:
         self.last_seq = frames.seq
         self.last_sent = time.monotonic()
         self.ring.append(frames)
-        msg = frames.sse_msg
-        for c in self.sse:
-            c.deliver(msg)
+        if self.raw:
+            chunk = frames.chunk
+            for r in self.raw:
+                r.write(chunk)
+        if self.sse:
+            msg = frames.sse_msg
+            for c in self.sse:
+                c.deliver(msg)
         if self.ws:
             ws = frames.ws
             for c in self.ws:
@@ -301,12 +367,17 @@ class _Topic:
                     if c.ws:
                         self.ws.add(c)
                         c.push(frames.ws)
+                    elif isinstance(c, _RawClient):
+                        self.raw.add(c)
+                        c.write(frames.chunk)
                     else:
                         self.sse.add(c)
-                        c.deliver(msg)
+                        c.deliver(frames.sse_msg)
 
     def detach(self, client: _Client) -> None:
         self.sse.discard(client)
+        if isinstance(client, _RawClient):
+            self.raw.discard(client)
         self.ws.discard(client)
         self.ahead = [(s, c) for s, c in self.ahead if c is not client]
 
@@ -319,6 +390,7 @@ class StreamHub:
         broker: Broker,
         *,
         client_buffer: int = 256,
+        client_buffer_bytes: int = 256 * 1024,
         ring_size: int = 512,
         heartbeat_seconds: float = 15.0,
         idle_seconds: float = 30.0,
@@ -327,6 +399,7 @@ class StreamHub:
         self.broker = broker
         self.max_topics = max_topics
         self.client_buffer = client_buffer
+        self.client_buffer_bytes = client_buffer_bytes
         self.ring_size = ring_size
         self.heartbeat_seconds = heartbeat_seconds
         self.idle_seconds = idle_seconds
@@ -406,6 +479,8 @@ class StreamHub:
                 # A topic that just sent a message needs no keep-alive: skip its clients.
                 if t.last_sent > quiet_since:
                     continue
+                for r in list(t.raw):
+                    r.write(HEARTBEAT_CHUNK)
                 for c in list(t.sse):
                     c.deliver(HEARTBEAT_MSG)
 
@@ -435,7 +510,7 @@ class StreamHub:
         self._closed = True
         tasks = [t.task for t in self._topics.values() if t.task is not None]
         for t in self._topics.values():
-            for c in [*t.sse, *t.ws, *(c for _, c in t.ahead)]:
+            for c in [*t.sse, *t.raw, *t.ws, *(c for _, c in t.ahead)]:
                 c.close()
             if t.idle_handle is not None:
                 t.idle_handle.cancel()
@@ -450,7 +525,13 @@ class StreamHub:
 
     # -- attaching a client -----------------------------------------------------------------
     async def attach(
-        self, topic: str, since: int | None, *, ws: bool, send: Send | None = None
+        self,
+        topic: str,
+        since: int | None,
+        *,
+        ws: bool,
+        send: Send | None = None,
+        transport: Any = None,
     ) -> tuple[_Topic, _Client, list[Any], int | None]:
         """Join ``topic`` after sequence ``since`` (None: live only).
 
@@ -459,7 +540,13 @@ class StreamHub:
         up to (not including) the first live frame the client will receive.
         """
         t = await self.topic(topic)
-        client = _Client(self.client_buffer, ws, send)
+        client: _Client
+        if transport is not None and send is not None and not ws:
+            raw = _RawClient(self.client_buffer, send, transport, self.client_buffer_bytes)
+            client, join = raw, functools.partial(t.raw.add, raw)
+        else:
+            client = _Client(self.client_buffer, ws, send)
+            join = functools.partial((t.ws if ws else t.sse).add, client)
         first: list[Any] = []
         replay_from: int | None = None
         if since is not None and since > t.last_seq:
@@ -470,11 +557,11 @@ class StreamHub:
                 first.append(reset.ws if ws else reset.sse)
                 since = None
         if since is None:
-            (t.ws if ws else t.sse).add(client)
+            join()
         elif since > t.last_seq:
             t.ahead.append((since + 1, client))
         elif since == t.last_seq:
-            (t.ws if ws else t.sse).add(client)
+            join()
         else:
             ring = t.ring
             if ring and ring[0].seq <= since + 1:
@@ -483,7 +570,7 @@ class StreamHub:
             else:
                 replay_from = since + 1
                 client.buf.append(("replay", since + 1, t.last_seq))
-            (t.ws if ws else t.sse).add(client)
+            join()
         return t, client, first, replay_from
 
     async def replay(self, topic: str, start: int, end: int, *, ws: bool) -> list[Any]:
@@ -524,36 +611,58 @@ class StreamHub:
                 items.append(item)
         return items
 
-    async def serve_sse(self, topic: str, since: int | None, send: Send, receive: Receive) -> None:
-        t, client, first, _ = await self.attach(topic, since, ws=False, send=send)
+    async def serve_sse(
+        self,
+        topic: str,
+        since: int | None,
+        send: Send,
+        receive: Receive,
+        transport: Any = None,
+    ) -> None:
+        """Stream ``topic`` to one client; with ``transport`` the hub writes its socket."""
+        t, client, first, _ = await self.attach(
+            topic, since, ws=False, send=send, transport=transport
+        )
+        raw = isinstance(client, _RawClient)
         watcher = asyncio.create_task(_watch_disconnect(receive, client))
+        headers = [
+            (b"content-type", b"text/event-stream; charset=utf-8"),
+            (b"cache-control", b"no-cache, no-transform"),
+            (b"x-accel-buffering", b"no"),
+        ]
+        if raw:  # the chunks written on the socket are framed by us: say so
+            headers.append((b"transfer-encoding", b"chunked"))
+
+        async def put(data: bytes) -> None:
+            if raw:
+                transport.write(_chunk(data))
+            else:
+                await send(_body(data))
+
         try:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", b"text/event-stream; charset=utf-8"),
-                        (b"cache-control", b"no-cache, no-transform"),
-                        (b"x-accel-buffering", b"no"),
-                    ],
-                }
-            )
-            await send(_body(RETRY + b"".join(first)))
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await put(RETRY + b"".join(first))
             # Catch up (replay, then what arrived meanwhile), then let the hub write directly.
             while client.buf and not client.closed:
                 item = client.buf.popleft()
                 if isinstance(item, tuple):
                     frames = await self.replay(topic, item[1], item[2], ws=False)
                     if frames:
-                        await send(_body(b"".join(frames)))
+                        await put(b"".join(frames))
+                elif raw:
+                    transport.write(item)
                 else:
                     await send(item)
             client.writing = client.closed
             await client.ended
             if client.task is not None:
                 client.task.cancel()
-            if not client.disconnected:
+            if raw and client.overflow:
+                # Cut: let the server see the connection go before this response returns.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(2):
+                        await asyncio.shield(watcher)
+            elif not client.disconnected:
                 with contextlib.suppress(Exception):
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:  # the client went away mid-write
@@ -681,7 +790,8 @@ class StreamFastPath:
                     except (BrokerError, TimeoutError):
                         pass  # the route answers 503
                     else:
-                        await self.hub.serve_sse(topic, since, send, receive)
+                        transport = scope.get("extensions", {}).get(TRANSPORT_EXTENSION)
+                        await self.hub.serve_sse(topic, since, send, receive, transport)
                         return
         await self.app(scope, receive, send)
 
@@ -722,7 +832,8 @@ class _EventStream(Response):
         self.since = since
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.hub.serve_sse(self.topic, self.since, send, receive)
+        transport = scope.get("extensions", {}).get(TRANSPORT_EXTENSION)
+        await self.hub.serve_sse(self.topic, self.since, send, receive, transport)
 
 
 router = APIRouter(prefix="/api/v1", tags=["streams"])
@@ -794,7 +905,7 @@ class AnnouncementIn(BaseModel):
 
 class AnnouncementOut(BaseModel):
     status: Literal["queued"] = "queued"
-    topic: str = ANNOUNCEMENTS_TOPIC
+    topic: str = Field(description="The tenant's topic: ``public.<tenant-slug>.announcements``.")
 
 
 @router.post("/announcements", status_code=202, response_model=AnnouncementOut)
@@ -803,20 +914,20 @@ def post_announcement(
     container: ContainerDep,
     p: Annotated[Principal, Depends(require("programme.announcement.write"))],
 ) -> AnnouncementOut:
-    """Queue a public announcement: delivered on ``public.announcements`` after commit."""
+    """Queue a public announcement: delivered on ``public.<tenant-slug>.announcements``
+    after commit."""
     with container.uow(p.tenant_id) as uow:
-        uow.publish(
-            ANNOUNCEMENTS_TOPIC, {"type": "announcement", "text": body.text, "lang": body.lang}
-        )
+        topic = announcements_topic(tenancy.get(uow, p.tenant_id).slug)
+        uow.publish(topic, {"type": "announcement", "text": body.text, "lang": body.lang})
         audit.record(
             uow,
             action="programme.announcement.published",
             actor_id=p.user_id,
             target_type="topic",
-            target_id=ANNOUNCEMENTS_TOPIC,
+            target_id=topic,
             details={"lang": body.lang, "length": len(body.text)},
         )
-    return AnnouncementOut()
+    return AnnouncementOut(topic=topic)
 
 
 __all__ = [

@@ -130,7 +130,10 @@ def project_fields(fields: Mapping[str, FieldSpec], payload: Mapping[str, Any]) 
 @dataclass(frozen=True, slots=True)
 class EventType:
     name: str
-    source: str  # the internal topic (or topic prefix, ending with ".")
+    # The internal topic, or a prefix ending with "."; a "*" token stands for any one
+    # token (the tenant slug of public topics: events reach only their own tenant's
+    # endpoints, as the dispatcher groups outbox rows by tenant).
+    source: str
     fields: Mapping[str, FieldSpec]
     description: str
     # Extra condition on the internal payload (derived types such as "transferred").
@@ -139,8 +142,7 @@ class EventType:
     rename: Mapping[str, str] | None = None
 
     def matches(self, topic: str, payload: Mapping[str, Any]) -> bool:
-        hit = topic.startswith(self.source) if self.source.endswith(".") else topic == self.source
-        return hit and (self.when is None or self.when(payload))
+        return _topic_matches(self.source, topic) and (self.when is None or self.when(payload))
 
     def public_fields(self) -> list[str]:
         rename = self.rename or {}
@@ -152,6 +154,18 @@ class EventType:
             if old in data:
                 data[new] = data.pop(old)
         return data
+
+
+def _topic_matches(source: str, topic: str) -> bool:
+    want, got = source.split("."), topic.split(".")
+    if source.endswith("."):  # a prefix: at least one more token
+        want.pop()
+        if len(got) <= len(want):
+            return False
+        got = got[: len(want)]
+    elif len(got) != len(want):
+        return False
+    return all(w in ("*", g) for w, g in zip(want, got, strict=True))
 
 
 _PAYMENT: dict[str, FieldSpec] = {
@@ -228,21 +242,21 @@ CATALOGUE: tuple[EventType, ...] = (
     _payment("refund_failed", "A refund failed; it will be retried."),
     EventType(
         "results.unit.official",
-        "public.results.unit.",
+        "public.*.results.unit.",
         _UNIT,
         "A competition unit's results became official (or an official result changed).",
         when=lambda p: p.get("official") is True,
     ),
     EventType(
         "results.unit.updated",
-        "public.results.unit.",
+        "public.*.results.unit.",
         _UNIT,
         "A competition unit changed (schedule, status, live results).",
         when=lambda p: p.get("official") is not True,
     ),
     EventType(
         "results.medals.updated",
-        "public.medals",
+        "public.*.medals",
         {"upsert": ("rows", _MEDAL_ROW), "remove": ("list", "code")},
         "The medal table changed (rows by NOC code).",
     ),

@@ -1,5 +1,6 @@
 /* Teranga live results: apply stream deltas to the server-rendered table, no reload.
-   The page embeds its snapshot (with the topic's seq); we follow the topic from there.
+   The page embeds its snapshot (with the topic's name and seq); we follow that topic
+   from there, never a name of our own: topics are per tenant (public.<slug>....).
    The browser resends Last-Event-ID when it reconnects; on "reset" (we were away longer
    than the retention window) we fetch a fresh snapshot and follow on from its seq. */
 (function () {
