@@ -23,7 +23,8 @@ removed, and a new route missing from FACTORIES, EXEMPT and PENDING fails it too
 
 A JSON body is generated from the OpenAPI schema (required fields, examples first) unless
 ``BODIES`` has one; give one when the generated body would be refused (422) before the
-object is looked up. ``EXEMPT`` lists routes whose parameters are not tenant objects.
+object is looked up. ``EXEMPT`` lists routes whose parameters are not tenant objects
+(``"<path>"``, or ``"<METHOD> <path>"`` for one method of a route).
 """
 
 from __future__ import annotations
@@ -45,12 +46,11 @@ BODIES: dict[tuple[str, str], BodyFactory] = {}
 EXEMPT: dict[str, str] = {
     "/api/v1/streams/{topic}": "a broker topic name, not a tenant object (SSE: never ends)",
     "/api/v1/results/sports/{sport}": "a shared ODF discipline code, not a tenant object",
+    # An upsert by a code every tenant may use: A's PUT creates A's own unit (200), and
+    # leaving B's untouched is checked in tests/web/test_results_web.py. GET is walked.
+    "PUT /api/v1/results/units/{code}": "upsert by ODF code into the caller's own tenant",
 }
-PENDING: dict[str, str] = {
-    # GET and PUT share the path; PUT is an upsert by a code every tenant may use, so it
-    # answers 200 (A's own new unit), not 404: see tests/isolation_results.py.
-    "/api/v1/results/units/{code}:code": "results",
-}
+PENDING: dict[str, str] = {}
 
 
 def factory(param: str, *, path: str | None = None) -> Callable[[Factory], Factory]:

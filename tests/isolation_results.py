@@ -44,7 +44,7 @@ def _unit_in(container: Container, tenant_id: uuid.UUID) -> str:
     return code
 
 
-for _suffix in ("/lines", "/official", "/status", "/versions"):
+for _suffix in ("", "/lines", "/official", "/status", "/versions"):
     factory("code", path=UNIT + _suffix)(_unit_in)
 
 # Valid bodies, so the 404 comes from the lookup and not from validation (lines are
