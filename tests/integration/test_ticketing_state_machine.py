@@ -3,7 +3,10 @@ a simple model (SQLite; each example gets its own tenant and session).
 
 The model mirrors the rules: a hold counts while ACTIVE; expired holds are swept only in
 the lock path of a claim (hold, late payment), never by a background job; a late
-payment re-attaches its places when they are free and otherwise asks for a refund.
+payment re-attaches its places when they are free and otherwise asks for a refund. A
+ticket counts against the per-person cap of the phone that holds it now: transfers move it
+from its buyer to the recipient, and a transfer that would put the recipient over the cap
+(or that goes to the phone already holding the ticket) is refused.
 """
 
 from __future__ import annotations
@@ -30,15 +33,16 @@ from teranga import schema
 from teranga.container import Container, build_container
 from teranga.platform.clock import FrozenClock
 from teranga.platform.errors import Conflict
-from teranga.ticketing import aftersale, fulfilment, sales
+from teranga.ticketing import aftersale, fulfilment, pii, repo, sales
 from teranga.ticketing import service as catalogue
 from teranga.ticketing.models import OrderLine, PriceCategory, Ticket, TicketSession, Zone
 from tests.conftest import make_settings
 from tests.factories import make_tenant
 
 T0 = dt.datetime(2026, 10, 31, 9, 0, tzinfo=dt.UTC)
-GA, SEATS, CAP = 3, 2, 3  # GA places, seats, per-person cap
+GA, SEATS, CAP = 3, 2, 2  # GA places, seats, per-person cap
 PHONES = ["771000001", "771000002"]
+RECIPIENTS = [*PHONES, "771000003"]  # the last one never buys, it only receives tickets
 
 
 @dataclass
@@ -70,6 +74,7 @@ class TicketingMachine(RuleBasedStateMachine):
         self.holds: list[MHold] = []
         self.orders: list[MOrder] = []
         self.revoked: set[uuid.UUID] = set()
+        self.holder: dict[uuid.UUID, str] = {}  # valid ticket -> the phone holding it
 
     @initialize()
     def setup(self) -> None:
@@ -135,7 +140,8 @@ class TicketingMachine(RuleBasedStateMachine):
         return frozenset(out)
 
     def person(self, phone: str) -> int:
-        return sum(
+        """Own live places, less tickets given away, plus tickets received."""
+        own = sum(
             h.qty
             for h in self.holds
             if h.phone == phone
@@ -143,6 +149,14 @@ class TicketingMachine(RuleBasedStateMachine):
                 h.status == "active" or any(o.hold is h and o.status == "paid" for o in self.orders)
             )
         )
+        paid = [o for o in self.orders if o.status == "paid"]
+        given = sum(
+            1 for o in paid if o.hold.phone == phone for t in o.tickets if self.holder[t] != phone
+        )
+        received = sum(
+            1 for o in paid if o.hold.phone != phone for t in o.tickets if self.holder[t] == phone
+        )
+        return own - given + received
 
     # -- rules ------------------------------------------------------------------------
     @rule(zone=st.sampled_from(["ga", "seat"]), qty=st.integers(1, 2))
@@ -219,6 +233,8 @@ class TicketingMachine(RuleBasedStateMachine):
             assert res.status == "issued", res.reason
             assert len(res.ticket_ids) == o.hold.qty
             o.status, o.hold.status, o.tickets = "paid", "ordered", set(res.ticket_ids)
+            assert o.hold.phone is not None
+            self.holder.update((t, o.hold.phone) for t in o.tickets)
         else:
             assert (res.status, res.reason) == ("refund_required", "places_taken")
             o.status = "cancelled"
@@ -238,21 +254,63 @@ class TicketingMachine(RuleBasedStateMachine):
         assert due.amount_xof == o.total
         o.status, o.hold.status = "refunded", "released"
         self.revoked |= o.tickets
+        for t in o.tickets:
+            del self.holder[t]
         o.tickets = set()
 
     @precondition(lambda self: any(o.status == "paid" for o in self.orders))
-    @rule(data=st.data(), phone=st.sampled_from(PHONES))
+    @rule(data=st.data(), phone=st.sampled_from(RECIPIENTS))
     def transfer(self, data: st.DataObject, phone: str) -> None:
         o = data.draw(st.sampled_from([o for o in self.orders if o.status == "paid"]))
         old = data.draw(st.sampled_from(sorted(o.tickets)))
-        with self.container.uow(self.tenant) as uow:
-            new = aftersale.transfer_ticket(
-                uow, ticket_id=old, to_phone=phone, order_token=None, actor_id=None, now=self.now()
-            )
+        if self.holder[old] == phone:
+            expected = "ticketing.same_holder"
+        elif self.person(phone) + 1 > CAP:
+            expected = "ticketing.person_limit"
+        else:
+            expected = "transferred"
+        try:
+            with self.container.uow(self.tenant) as uow:
+                new = aftersale.transfer_ticket(
+                    uow,
+                    ticket_id=old,
+                    to_phone=phone,
+                    order_token=None,
+                    actor_id=None,
+                    now=self.now(),
+                )
+        except Conflict as exc:
+            outcome = exc.code
+        else:
+            outcome = "transferred"
+        assert outcome == expected
+        if outcome != "transferred":
+            return
         o.tickets = (o.tickets - {old}) | {new.id}
         self.revoked.add(old)
+        del self.holder[old]
+        self.holder[new.id] = phone
 
     # -- invariants -------------------------------------------------------------------
+    @invariant()
+    def caps_agree(self) -> None:
+        if not hasattr(self, "session"):
+            return
+        with self.container.uow(self.tenant) as uow:
+            for phone in RECIPIENTS:
+                ix = pii.phone_index(uow, pii.normalise_phone(phone))
+                n = repo.person_places(uow, self.session, index_col="phone", index=ix)
+                assert n == self.person(phone) <= CAP, phone
+            held = dict(
+                uow.session.execute(
+                    sa.select(Ticket.id, Ticket.holder_phone_index).where(
+                        Ticket.session_id == self.session, Ticket.status == "valid"
+                    )
+                ).all()
+            )
+            index = {pii.phone_index(uow, pii.normalise_phone(p)): p for p in RECIPIENTS}
+        assert {t: index[ix] for t, ix in held.items() if ix is not None} == self.holder
+
     @invariant()
     def database_agrees(self) -> None:
         if not hasattr(self, "session"):

@@ -19,11 +19,13 @@ from teranga.platform.uow import UnitOfWork
 from teranga.ticketing import pii, repo, sales
 from teranga.ticketing.domain import (
     HoldStatus,
+    Limits,
     LineStatus,
     OrderStatus,
     TicketStatus,
     check_hold_transition,
     check_order_transition,
+    check_person_cap,
     code_is_well_formed,
     normalise_code,
 )
@@ -219,19 +221,28 @@ def transfer_ticket(
     """Give a ticket to another phone: the old code and QR are revoked, new ones issued.
 
     The public caller proves ownership with the order's bearer secret (``order_token``);
-    staff call with ``order_token=None`` behind their permission.
+    staff call with ``order_token=None`` behind their permission. Either way the recipient's
+    per-person cap applies (409 ``ticketing.person_limit``), checked under the recipient's
+    person lock so that their checkouts and other transfers to them serialise with this one.
     """
-    ticket = uow.session.scalar(
-        sa.select(Ticket)
-        .where(Ticket.id == ticket_id, Ticket.tenant_id == uow.require_tenant())
-        .with_for_update()
+    tenant = uow.require_tenant()
+    order_id = uow.session.scalar(
+        sa.select(Ticket.order_id).where(Ticket.id == ticket_id, Ticket.tenant_id == tenant)
     )
-    if ticket is None:
+    if order_id is None:
         raise NotFound("ticketing.ticket_not_found", "no such ticket")
-    order = _order(uow, ticket.order_id)
+    order = _order(uow, order_id)  # order row before ticket row, as refunds lock them
     if order_token is not None and not secrets.compare_digest(
         sales.access_hash(order_token), order.access_hash
     ):
+        raise NotFound("ticketing.ticket_not_found", "no such ticket")
+    ticket = uow.session.scalar(
+        sa.select(Ticket)
+        .where(Ticket.id == ticket_id, Ticket.tenant_id == tenant)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if ticket is None:
         raise NotFound("ticketing.ticket_not_found", "no such ticket")
     if ticket.status != TicketStatus.VALID.value:
         raise Conflict("ticketing.ticket_not_valid", f"ticket is {ticket.status}")
@@ -239,6 +250,19 @@ def transfer_ticket(
     if s is None or s.status != "scheduled" or now >= s.ends_at:
         raise Conflict("ticketing.transfer_closed", "transfers are closed for this session")
     phone = pii.normalise_phone(to_phone)
+    to_index = pii.phone_index(uow, phone)
+    if to_index == ticket.holder_phone_index:
+        raise Conflict("ticketing.same_holder", "this phone already holds this ticket")
+    if s.per_person_limit is not None:
+        repo.lock_person(uow, s.id, [to_index])
+        # Another phone holds the ticket, so it is not among the recipient's places yet.
+        already = repo.person_places(uow, s.id, index_col="phone", index=to_index)
+        if not check_person_cap(Limits(s.per_order_limit, s.per_person_limit), already, 1):
+            raise Conflict(
+                "ticketing.person_limit",
+                f"at most {s.per_person_limit} places per person for this session",
+                already=already,
+            )
     ticket.status = TicketStatus.REVOKED.value
     ticket.revoked_at = now
     uow.session.flush()  # frees the partial unique index slot of the line before re-issue
@@ -251,7 +275,7 @@ def transfer_ticket(
         [line],
         now=now,
         holder_sealed=pii.seal_phone(uow, phone),
-        holder_index=pii.phone_index(uow, phone),
+        holder_index=to_index,
         replaces={line.id: ticket.id},
     )
     audit.record(

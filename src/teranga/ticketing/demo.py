@@ -24,10 +24,23 @@ from teranga.ticketing.models import TicketedEvent, TicketSession
 PER_PHONE_CAP = 4
 PAID_TIERS_XOF = (("Gradins", 1000), ("Tribune", 2000))
 SEATED_PRICE_XOF = 5000
+TRIBUNE_ROWS = ("A", "B", "C", "D", "E")
+TRIBUNE_PER_ROW = 16
 FREE_SESSIONS = 16
 PAID_SESSIONS = 8
 DEFAULT_CAPACITY = 2000
 EVENT_NAME = "JOJ Dakar 2026"
+
+
+def tribune() -> list[catalogue.SeatSpec]:
+    """The seat map of a medal session's tribune: rows A-E, wheelchair places at the aisle
+    ends of the front row (a whole accessible row is rarer than a few places)."""
+    ends = {"1", "2", str(TRIBUNE_PER_ROW - 1), str(TRIBUNE_PER_ROW)}
+    return [
+        catalogue.SeatSpec("T", row, str(n), row == "A" and str(n) in ends)
+        for row in TRIBUNE_ROWS
+        for n in range(1, TRIBUNE_PER_ROW + 1)
+    ]
 
 
 def load(settings: Settings) -> list[str]:
@@ -83,8 +96,9 @@ def load(settings: Settings) -> list[str]:
                     illustrative=True,
                 )
                 if ps.medal:
+                    seats = tribune()
                     ga = catalogue.add_zone(
-                        uow, session_id=s.id, name="Gradins", capacity=capacity - 40
+                        uow, session_id=s.id, name="Gradins", capacity=capacity - len(seats)
                     )
                     for name, price in PAID_TIERS_XOF:
                         catalogue.add_category(
@@ -93,13 +107,13 @@ def load(settings: Settings) -> list[str]:
                             zone_id=ga.id,
                             name=name,
                             price_xof=price,
-                            quota=(capacity - 40) // 2 if price > 1000 else None,
+                            quota=(capacity - len(seats)) // 2 if price > 1000 else None,
                         )
                     seated = catalogue.add_zone(
                         uow,
                         session_id=s.id,
                         name="Tribune d'honneur",
-                        seats=catalogue.seat_grid("T", ["A", "B"], 20, accessible_rows=("A",)),
+                        seats=seats,
                     )
                     catalogue.add_category(
                         uow,
@@ -144,6 +158,7 @@ def load(settings: Settings) -> list[str]:
     finally:
         container.dispose()
     return [
-        f"ticketing: {len(paid)} paid medal sessions (1000-5000 XOF, illustrative), "
+        f"ticketing: {len(paid)} paid medal sessions (1000-5000 XOF, illustrative, "
+        f"{len(TRIBUNE_ROWS) * TRIBUNE_PER_ROW}-seat tribune map with wheelchair places), "
         f"{len(free)} free sessions (cap {PER_PHONE_CAP} per phone); created {created}"
     ]

@@ -10,14 +10,15 @@ from __future__ import annotations
 import io
 import uuid
 from typing import Annotated
+from urllib.parse import urlencode
 
 import segno
-from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from teranga.identity.api import CsrfToken, csrf_protect, public
 from teranga.platform.errors import NotFound, TerangaError
-from teranga.ticketing import sales
+from teranga.ticketing import aftersale, sales, seatmap
 from teranga.ticketing import service as catalogue
 from teranga.ticketing import waiting_room_pages as rooms
 from teranga.ticketing.domain import HoldStatus
@@ -29,6 +30,7 @@ router = APIRouter(include_in_schema=False)
 Public = [Depends(public)]
 PublicForm = [Depends(public), Depends(csrf_protect)]
 COOKIE = "tk_order_"
+MAX_SEATS = 100  # seats in one hold request (the session's per-order limit is lower)
 
 
 def _cookie(order_id: uuid.UUID) -> str:
@@ -61,19 +63,34 @@ def session_page(
     tenant: PublicTenantDep,
     csrf: CsrfToken,
     error: str | None = None,
+    plan: Annotated[uuid.UUID | None, Query(description="Category whose seat map is open")] = None,
+    bloc: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    seat: Annotated[list[uuid.UUID] | None, Query(max_length=MAX_SEATS)] = None,
 ) -> Response:
     from teranga.ticketing.web import session_detail
 
+    seat_map = None
     with container.uow(tenant) as uow:
         detail = session_detail(uow, session_id)
     # A sale behind a waiting room shows the queue until the buyer's turn has come.
     must_queue = rooms.room_enabled(container, tenant, session_id) and not request.cookies.get(
         rooms.admission_cookie(session_id)
     )
+    shown = next((a for a in detail.availability if a.category_id == plan), None)
+    if shown is not None and shown.seated and not must_queue:
+        with container.uow(tenant) as uow:
+            seat_map = seatmap.seat_map(uow, session_id, shown.zone_id, block=bloc, chosen=seat)
     return render(
         request,
         "ticketing/session.html",
-        {"d": detail, "csrf_token": csrf, "error": error, "must_queue": must_queue},
+        {
+            "d": detail,
+            "csrf_token": csrf,
+            "error": error,
+            "must_queue": must_queue,
+            "plan": plan if seat_map is not None else None,
+            "seat_map": seat_map,
+        },
     )
 
 
@@ -84,22 +101,30 @@ def hold_form(
     container: ContainerDep,
     tenant: PublicTenantDep,
     category_id: Annotated[uuid.UUID, Form()],
-    quantity: Annotated[int, Form(ge=1, le=100)],
+    quantity: Annotated[int | None, Form(ge=1, le=100)] = None,
+    seat_id: Annotated[list[uuid.UUID] | None, Form(max_length=MAX_SEATS)] = None,
+    bloc: Annotated[int, Form(ge=0, le=100_000)] = 0,
 ) -> Response:
+    """Hold a quantity (best available) or, from the seat map, exactly the chosen seats."""
     try:
         with container.uow(tenant) as uow:
             hold = sales.create_hold(
                 uow,
                 session_id=session_id,
                 category_id=category_id,
-                quantity=quantity,
+                quantity=None if seat_id else quantity,
+                seat_ids=seat_id or None,
                 now=container.clock.now(),
                 admission_token=request.cookies.get(rooms.admission_cookie(session_id)),
             )
     except TerangaError as exc:
-        return RedirectResponse(
-            f"/billetterie/seance/{session_id}?error={exc.code}", status_code=303
-        )
+        page = f"/billetterie/seance/{session_id}"
+        if not seat_id:
+            return RedirectResponse(f"{page}?error={exc.code}", status_code=303)
+        # Back to the refreshed map, the buyer's other seats still selected.
+        query = [("error", exc.code), ("plan", str(category_id)), ("bloc", str(bloc))]
+        query += [("seat", str(s)) for s in seat_id]
+        return RedirectResponse(f"{page}?{urlencode(query)}#plan", status_code=303)
     return RedirectResponse(f"/billetterie/panier/{hold.id}", status_code=303)
 
 
@@ -191,7 +216,13 @@ def _order_for(
 
 @router.get("/billetterie/commande/{order_id}", dependencies=Public)
 def order_page(
-    order_id: uuid.UUID, request: Request, container: ContainerDep, tenant: PublicTenantDep
+    order_id: uuid.UUID,
+    request: Request,
+    container: ContainerDep,
+    tenant: PublicTenantDep,
+    csrf: CsrfToken,
+    error: str | None = None,
+    transferred: bool = False,
 ) -> Response:
     order = _order_for(request, container, tenant, order_id)
     with container.uow(tenant) as uow:
@@ -203,9 +234,48 @@ def order_page(
     return render(
         request,
         "ticketing/order.html",
-        {"order": order, "session": session, "qrs": qrs, "journey": journey},
+        {
+            "order": order,
+            "session": session,
+            "qrs": qrs,
+            "journey": journey,
+            "csrf_token": csrf,
+            "error": error,
+            "transferred": transferred,
+        },
         headers={"Cache-Control": "private, no-cache"},
     )
+
+
+@router.post(
+    "/billetterie/commande/{order_id}/billets/{ticket_id}/transferer", dependencies=PublicForm
+)
+def transfer_form(
+    order_id: uuid.UUID,
+    ticket_id: uuid.UUID,
+    request: Request,
+    container: ContainerDep,
+    tenant: PublicTenantDep,
+    to_phone: Annotated[str, Form(max_length=32)],
+) -> Response:
+    """Give one ticket of the order to another phone; the order's cookie proves ownership."""
+    token = request.cookies.get(_cookie(order_id))
+    if not token:
+        raise NotFound("ticketing.order_not_found", "no such order on this phone")
+    page = f"/billetterie/commande/{order_id}"
+    try:
+        with container.uow(tenant) as uow:
+            aftersale.transfer_ticket(
+                uow,
+                ticket_id=ticket_id,
+                to_phone=to_phone,
+                order_token=token,
+                actor_id=None,
+                now=container.clock.now(),
+            )
+    except TerangaError as exc:
+        return RedirectResponse(f"{page}?error={exc.code}", status_code=303)
+    return RedirectResponse(f"{page}?transferred=1", status_code=303)
 
 
 @router.get("/billetterie/commande/{order_id}/billets.pdf", dependencies=Public)

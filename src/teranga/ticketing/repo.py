@@ -1,8 +1,9 @@
 """Inventory queries and locks. Never commits.
 
-Lock order, everywhere: order row -> hold row -> session row. The session row is the
-inventory lock of its session (every counter of the session changes under it). The sweep
-that expires stale holds runs under the session lock and takes hold rows with
+Lock order, everywhere: order row -> hold row -> session row -> ticket rows -> person
+lock (``lock_person``, taken last by checkouts and by transfers to a phone). The session
+row is the inventory lock of its session (every counter of the session changes under it).
+The sweep that expires stale holds runs under the session lock and takes hold rows with
 ``SKIP LOCKED``, so it never waits for a hold lock while holding the session lock: a hold
 that a payment confirmation is converting right now is skipped and left to that
 confirmation. On SQLite ``BEGIN IMMEDIATE`` already serialises writers and ``FOR UPDATE``
@@ -18,7 +19,7 @@ from collections import Counter
 import sqlalchemy as sa
 
 from teranga.platform.uow import UnitOfWork
-from teranga.ticketing.domain import HoldStatus, LineStatus, check_hold_transition
+from teranga.ticketing.domain import HoldStatus, LineStatus, TicketStatus, check_hold_transition
 from teranga.ticketing.models import (
     ChannelQuota,
     Hold,
@@ -26,6 +27,7 @@ from teranga.ticketing.models import (
     OrderLine,
     PriceCategory,
     Seat,
+    Ticket,
     TicketSession,
     Zone,
 )
@@ -114,7 +116,7 @@ def channel_quota(uow: UnitOfWork, session_id: uuid.UUID, channel: str) -> Chann
 
 
 def lock_person(uow: UnitOfWork, session_id: uuid.UUID, indexes: list[str]) -> None:
-    """Serialise checkouts of one person in one session (per-person caps across orders).
+    """Serialise checkouts and incoming transfers of one person in one session (caps).
 
     PostgreSQL: transaction-scoped advisory locks on ``(session, blind index)``, taken in
     sorted order. SQLite: ``BEGIN IMMEDIATE`` already serialises writers.
@@ -197,16 +199,52 @@ def seats_taken(uow: UnitOfWork, session_id: uuid.UUID, seat_ids: list[uuid.UUID
 
 
 def person_places(uow: UnitOfWork, session_id: uuid.UUID, *, index_col: str, index: str) -> int:
-    """Places a person holds or bought in a session, across all their orders."""
+    """Places a person has in a session: what the per-person cap counts (one statement).
+
+    Their own orders' held or sold places, except those whose valid ticket another phone
+    now holds (given away), plus valid tickets of other people's orders transferred to
+    their phone. Tickets carry no ID number, so by ID number only the first part counts.
+    """
+    live = [LineStatus.HELD.value, LineStatus.SOLD.value]
+    valid = TicketStatus.VALID.value
     col = Order.phone_index if index_col == "phone" else Order.id_number_index
-    n = uow.session.scalar(
+    given_away = (
+        sa.select(Ticket.id)
+        .where(
+            Ticket.line_id == OrderLine.id,
+            Ticket.status == valid,
+            Ticket.holder_phone_index.is_not(None),
+            sa.or_(Order.phone_index.is_(None), Ticket.holder_phone_index != Order.phone_index),
+        )
+        .correlate(OrderLine, Order)
+        .exists()
+    )
+    own = (
         sa.select(sa.func.count())
         .select_from(OrderLine)
         .join(Order, Order.id == OrderLine.order_id)
         .where(
             Order.session_id == session_id,
             col == index,
-            OrderLine.status.in_([LineStatus.HELD.value, LineStatus.SOLD.value]),
+            OrderLine.status.in_(live),
+            ~given_away,
         )
+        .scalar_subquery()
     )
-    return int(n or 0)
+    total: sa.ColumnElement[int] = own
+    if index_col == "phone":
+        received = (
+            sa.select(sa.func.count())
+            .select_from(Ticket)
+            .join(Order, Order.id == Ticket.order_id)
+            .where(
+                Ticket.tenant_id == uow.require_tenant(),
+                Ticket.holder_phone_index == index,
+                Ticket.session_id == session_id,
+                Ticket.status == valid,
+                sa.or_(Order.phone_index.is_(None), Order.phone_index != index),
+            )
+            .scalar_subquery()
+        )
+        total = own + received
+    return int(uow.session.scalar(sa.select(total)) or 0)

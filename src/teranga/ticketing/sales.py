@@ -5,9 +5,11 @@ Inventory invariants (see ``repo`` for the lock order):
 * every claim runs under the session's row lock, after sweeping expired holds, and checks
   session, zone, category and channel counters before incrementing them; CHECK constraints
   back the counters and a partial UNIQUE index backs each seat;
-* per-person caps are checked at checkout under a per-(session, person) lock, across every
-  order of the session (phone blind index, optional ID number index); places of a hold
-  that expired but was not swept yet still count for its buyer (the safe side);
+* per-person caps are checked at checkout and on transfers to a phone, under a
+  per-(session, person) lock, across every order of the session (phone blind index,
+  optional ID number index): a ticket given to another phone counts for its new holder,
+  not its buyer (``repo.person_places``); places of a hold that expired but was not swept
+  yet still count for its buyer (the safe side);
 * tickets are issued only on the order's ``pending -> paid`` transition, under the order
   row lock, once.
 """
@@ -438,7 +440,8 @@ def checkout(
 ) -> CheckoutResult:
     """Turn a live hold into a pending order; free orders are issued at once.
 
-    Per-person caps are checked here, under the session lock, across every order.
+    Per-person caps are checked here, under the person lock, across every order and the
+    tickets transferred to or away from the buyer's phone.
     """
     moment = _now(now)
     hold = repo.lock_hold(uow, hold_id)

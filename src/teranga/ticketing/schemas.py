@@ -127,14 +127,14 @@ class SessionDetailOut(BaseModel):
     availability: list[AvailabilityOut]
 
 
-class SeatOut(BaseModel):
+class SeatOut(_Out):
     id: uuid.UUID
     zone_id: uuid.UUID
     section: str
     row: str
     label: str
-    accessible: bool
-    free: bool
+    accessible: bool = Field(description="Suitable for a wheelchair user")
+    free: bool = Field(description="False while a hold or a sale has the seat")
 
 
 # -- sales -----------------------------------------------------------------------------

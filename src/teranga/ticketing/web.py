@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
 from pydantic import BaseModel
 
@@ -22,11 +21,11 @@ from teranga.container import Container
 from teranga.identity.api import Principal, public, require
 from teranga.platform.errors import Conflict, NotFound, TerangaError, ValidationFailed
 from teranga.platform.uow import UnitOfWork
-from teranga.ticketing import aftersale, idempotency, pii, reports, sales
+from teranga.ticketing import aftersale, idempotency, pii, reports, sales, seatmap
 from teranga.ticketing import schemas as sc
 from teranga.ticketing import service as catalogue
-from teranga.ticketing.domain import PAYLOAD_VERSION, LineStatus, OrderStatus
-from teranga.ticketing.models import Order, OrderLine, Seat
+from teranga.ticketing.domain import PAYLOAD_VERSION, OrderStatus
+from teranga.ticketing.models import Order
 from teranga.web.deps import ContainerDep, PublicTenantDep
 from teranga.web.errors import error_body
 
@@ -154,34 +153,25 @@ def get_session(
 
 
 @router.get("/sessions/{session_id}/seats", dependencies=Public, response_model=list[sc.SeatOut])
-def list_seats(session_id: uuid.UUID, container: ContainerDep, tenant: PublicTenantDep) -> Response:
-    """The seat map of a session, with each seat's availability."""
+def list_seats(
+    session_id: uuid.UUID,
+    container: ContainerDep,
+    tenant: PublicTenantDep,
+    zone_id: Annotated[
+        uuid.UUID | None, Query(description="Only this seated zone's seats (404 if unknown)")
+    ] = None,
+    section: Annotated[
+        str | None, Query(max_length=40, description="Only this section's seats")
+    ] = None,
+) -> Response:
+    """The seat map of a session in seat order: each seat's place and whether it is free.
+
+    A seat is taken while a hold or a sale has it. Filter by zone and section to keep the
+    answer small on a phone.
+    """
     with container.uow(tenant) as uow:
-        catalogue.get_session(uow, session_id)
-        live = set(
-            uow.session.scalars(
-                sa.select(OrderLine.seat_id).where(
-                    OrderLine.session_id == session_id,
-                    OrderLine.seat_id.is_not(None),
-                    OrderLine.status.in_([LineStatus.HELD.value, LineStatus.SOLD.value]),
-                )
-            )
-        )
-        seats = [
-            sc.SeatOut(
-                id=st.id,
-                zone_id=st.zone_id,
-                section=st.section,
-                row=st.row,
-                label=st.label,
-                accessible=st.accessible,
-                free=st.id not in live,
-            )
-            for st in uow.session.scalars(
-                sa.select(Seat).where(Seat.session_id == session_id).order_by(Seat.number)
-            )
-        ]
-    return _json(seats)
+        found = seatmap.seat_states(uow, session_id, zone_id=zone_id, section=section)
+    return _json([sc.SeatOut.model_validate(st) for st in found])
 
 
 # -- public: buying ---------------------------------------------------------------------
