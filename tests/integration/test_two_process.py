@@ -125,13 +125,14 @@ def test_event_through_process_a_reaches_sse_client_of_process_b(
     )
     container = build_container(settings)
     try:
-        tid = make_tenant(container)
+        slug = f"two-{uuid.uuid4().hex[:8]}"
+        tid = make_tenant(container, slug)
         token = make_principal_token(container, tid, "organiser-admin")
     finally:
         container.dispose()
     ports = [services._free_port(), services._free_port()]
     with teranga_serve(cluster_env, ports, tmp_path) as (url_a, url_b):
-        got = asyncio.run(_scenario(url_a, url_b, token))
+        got = asyncio.run(_scenario(url_a, url_b, token, f"public.{slug}.announcements"))
     assert [(e["id"], e["event"]) for e in got] == [(1, "announcement"), (2, "announcement")]
     assert [orjson.loads(str(e["data"]))["text"] for e in got] == [
         "Navettes vers Diamniadio toutes les 10 min",
@@ -139,12 +140,12 @@ def test_event_through_process_a_reaches_sse_client_of_process_b(
     ]
 
 
-async def _scenario(url_a: str, url_b: str, token: str) -> list[dict[str, object]]:
+async def _scenario(url_a: str, url_b: str, token: str, topic: str) -> list[dict[str, object]]:
     got: list[dict[str, object]] = []
     async with (
         httpx.AsyncClient(timeout=10) as client,
         # since=0: replay from the first message, so no race with B's subscription start.
-        client.stream("GET", f"{url_b}/api/v1/streams/public.announcements?since=0") as stream,
+        client.stream("GET", f"{url_b}/api/v1/streams/{topic}?since=0") as stream,
         asyncio.timeout(20),
     ):
         assert stream.status_code == 200
