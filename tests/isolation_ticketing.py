@@ -97,6 +97,6 @@ _for(
         "/boxoffice/orders/{order_id}/tickets.pdf",
     ],
 )
-_for("ticket_id", "ticket", ["/tickets/{ticket_id}/transfer"])
+_for("ticket_id", "ticket", ["/tickets/{ticket_id}", "/tickets/{ticket_id}/transfer"])
 _for("code", "code", ["/boxoffice/codes/{code}"])
 factory("channel", path=f"{P}/sessions/{{session_id}}/quotas/{{channel}}")(lambda c, t: "online")

@@ -97,6 +97,17 @@ class PaymentSettings(BaseModel):
     orange_money: OrangeMoneySettings = Field(default_factory=OrangeMoneySettings)
 
 
+class SmsSettings(BaseModel):
+    """Outbound SMS (teranga.platform.sms): "log" keeps them in memory and logs them
+    masked (dev, demo, tests); "http" posts them to an in-country gateway."""
+
+    backend: Literal["log", "http"] = "log"
+    url: str = ""  # the gateway's endpoint, POST {"to", "text"} JSON
+    token: str = ""  # bearer token; belongs in the vault/env
+    timeout_seconds: float = 10.0
+    connect_timeout_seconds: float = 3.0
+
+
 def _config_file() -> Path:
     return Path(os.environ.get("TERANGA_CONFIG_FILE", "teranga.toml"))
 
@@ -139,6 +150,7 @@ class Settings(BaseSettings):
     log_json: bool = True
     languages: list[str] = Field(default_factory=lambda: ["fr", "en"])
     payments: PaymentSettings = Field(default_factory=PaymentSettings)
+    sms: SmsSettings = Field(default_factory=SmsSettings)
 
     @field_validator("allowed_jurisdictions")
     @classmethod
@@ -193,6 +205,10 @@ class Settings(BaseSettings):
             implicit.append(StoreDeclaration(name="broker", kind="broker"))
         if "kms" not in names:
             implicit.append(StoreDeclaration(name="kms", kind="kms"))
+        if self.sms.backend == "http" and "sms-gateway" not in names:
+            # Phone numbers and ticket links go there: declare it under this name with its
+            # real jurisdiction and operator (a foreign one then needs a CDP authorisation).
+            implicit.append(StoreDeclaration(name="sms-gateway", kind="gateway"))
         return [*implicit, *self.stores]
 
 

@@ -232,8 +232,12 @@ def unsealed_values(container: Container, tid: uuid.UUID) -> list[str]:
                     if blob is None:
                         continue
                     for purpose in PURPOSES:
+                        # A savepoint each: a blob that is not a sealed value (e.g. a signed
+                        # ticket payload) can make the key look-up fail in SQL (a version
+                        # beyond INTEGER on PostgreSQL), which would abort the transaction.
                         try:
-                            out.append(privacy.unseal(uow, bytes(blob), purpose=purpose))
+                            with uow.session.begin_nested():
+                                out.append(privacy.unseal(uow, bytes(blob), purpose=purpose))
                         except Exception:  # noqa: S112 - not sealed for this purpose
                             continue
     return out

@@ -173,3 +173,20 @@ def test_cli_residency_report_ok(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert result.exit_code == 0, result.output
     assert "database" in result.output
     assert "BAD" not in result.output
+
+
+def test_an_sms_gateway_is_a_declared_store(tmp_path: Path) -> None:
+    """Phone numbers and ticket links flow to the SMS gateway: it is in the residency
+    report when used, and a foreign one stops start-up like any other store."""
+    sms = {"backend": "http", "url": "https://sms.example.sn/send", "token": "t"}
+    s = make_settings(tmp_path, sms=sms)
+    assert ("sms-gateway", "SN") in {(x.name, x.jurisdiction) for x in s.declared_stores()}
+    foreign = make_settings(
+        tmp_path,
+        sms=sms,
+        stores=[{"name": "sms-gateway", "kind": "gateway", "jurisdiction": "IE"}],
+    )
+    with pytest.raises(ResidencyViolation) as err:
+        privacy.enforce_residency(foreign, now=NOW)
+    assert err.value.details["stores"] == ["sms-gateway"]
+    assert "sms-gateway" not in {x.name for x in make_settings(tmp_path).declared_stores()}

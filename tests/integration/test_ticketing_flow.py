@@ -258,9 +258,13 @@ def test_transfer_revokes_old_code_and_refund_voids(container: Container) -> Non
     order = buy(container, st, qty=2)
     t = order.tickets[0]
     with container.uow(st.tenant) as uow:
-        new = aftersale.transfer_ticket(
+        moved = aftersale.transfer_ticket(
             uow, ticket_id=t.id, to_phone="781112233", order_token=None, actor_id=None, now=T0
         )
+        assert (moved.status, moved.replaced_id) == ("transferred", t.id)
+        assert moved.to_phone_masked == "+221 ••• •• 33"
+        # Staff see the new ticket (the order view without a token lists every holder's).
+        (new,) = [x for x in sales.get_order(uow, order.id).tickets if x.id == moved.id]
         assert new.code != t.code
         old = aftersale.check_code(uow, t.code)
         assert (old.valid, old.reason) == (False, "revoked")

@@ -51,7 +51,7 @@ def buy(
 
 def transfer(
     container: Container, st: Setup, ticket_id: uuid.UUID, to: str, token: str | None = None
-) -> sales.TicketView:
+) -> aftersale.TransferResult:
     with container.uow(st.tenant) as uow:
         return aftersale.transfer_ticket(
             uow, ticket_id=ticket_id, to_phone=to, order_token=token, actor_id=None, now=T0

@@ -106,8 +106,12 @@ def test_ticket_page_transfer_form_explains_a_refusal_in_french(web: Api) -> Non
     assert r.headers["location"] == f"{order_page}?transferred=1"
     done = c.get(r.headers["location"]).text
     assert "Billet transféré : son ancien code ne fonctionne plus." in done
+    # The giver sees the place as given away, without the new ticket's QR or code.
+    assert "Place transférée" in done
+    assert '<div class="qr"' not in done
+    assert "Donner ce billet" not in done
     # The old ticket is revoked: its form now gets a clear refusal, not a 500.
-    r = _form(c, order_page, action.group(1), {"to_phone": "775555555"})
+    r = _form(c, page, action.group(1), {"to_phone": "775555555"})
     assert "Ce billet n'est plus valable" in c.get(r.headers["location"]).text
     # Without the order's cookie the form is refused like an unknown order.
     stranger = TestClient(c.app)

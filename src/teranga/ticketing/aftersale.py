@@ -15,8 +15,9 @@ import sqlalchemy as sa
 
 from teranga.audit import api as audit
 from teranga.platform.errors import Conflict, NotFound, ValidationFailed
+from teranga.platform.sms import mask_phone
 from teranga.platform.uow import UnitOfWork
-from teranga.ticketing import pii, repo, sales
+from teranga.ticketing import notify, pii, repo, sales
 from teranga.ticketing.domain import (
     HoldStatus,
     Limits,
@@ -209,21 +210,49 @@ def _ticket_by_code(uow: UnitOfWork, code: str) -> Ticket | None:
     )
 
 
+@dataclass(frozen=True)
+class TransferResult:
+    """What the giver learns: not the new ticket's code or QR, which only its holder sees."""
+
+    id: uuid.UUID  # the new ticket, now the recipient's
+    replaced_id: uuid.UUID
+    to_phone_masked: str
+    status: str = "transferred"
+
+
+def _owns(ticket: Ticket, order: Order, order_token: str | None, ticket_token: str | None) -> bool:
+    """The public caller's proof: the order's secret while the buyer's phone still holds the
+    ticket, or the ticket's own secret (a transfer recipient's link)."""
+    if ticket_token is not None:
+        return ticket.access_hash is not None and secrets.compare_digest(
+            sales.access_hash(ticket_token), ticket.access_hash
+        )
+    if order_token is not None:
+        return secrets.compare_digest(
+            sales.access_hash(order_token), order.access_hash
+        ) and sales.held_by_buyer(ticket, order)
+    return True  # staff, behind their permission
+
+
 def transfer_ticket(
     uow: UnitOfWork,
     *,
     ticket_id: uuid.UUID,
     to_phone: str,
     order_token: str | None,
+    ticket_token: str | None = None,
     actor_id: uuid.UUID | None,
     now: dt.datetime,
-) -> sales.TicketView:
+) -> TransferResult:
     """Give a ticket to another phone: the old code and QR are revoked, new ones issued.
 
-    The public caller proves ownership with the order's bearer secret (``order_token``);
-    staff call with ``order_token=None`` behind their permission. Either way the recipient's
-    per-person cap applies (409 ``ticketing.person_limit``), checked under the recipient's
-    person lock so that their checkouts and other transfers to them serialise with this one.
+    The public caller proves ownership with the order's bearer secret (``order_token``,
+    only for tickets the buyer's phone still holds) or the ticket's own (``ticket_token``,
+    sent to a previous recipient); staff call with neither behind their permission. The
+    new ticket gets its own secret, sent by SMS to the recipient after commit, and is never
+    shown to the giver. Either way the recipient's per-person cap applies (409
+    ``ticketing.person_limit``), checked under the recipient's person lock so that their
+    checkouts and other transfers to them serialise with this one.
     """
     tenant = uow.require_tenant()
     order_id = uow.session.scalar(
@@ -232,17 +261,13 @@ def transfer_ticket(
     if order_id is None:
         raise NotFound("ticketing.ticket_not_found", "no such ticket")
     order = _order(uow, order_id)  # order row before ticket row, as refunds lock them
-    if order_token is not None and not secrets.compare_digest(
-        sales.access_hash(order_token), order.access_hash
-    ):
-        raise NotFound("ticketing.ticket_not_found", "no such ticket")
     ticket = uow.session.scalar(
         sa.select(Ticket)
         .where(Ticket.id == ticket_id, Ticket.tenant_id == tenant)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    if ticket is None:
+    if ticket is None or not _owns(ticket, order, order_token, ticket_token):
         raise NotFound("ticketing.ticket_not_found", "no such ticket")
     if ticket.status != TicketStatus.VALID.value:
         raise Conflict("ticketing.ticket_not_valid", f"ticket is {ticket.status}")
@@ -278,6 +303,13 @@ def transfer_ticket(
         holder_index=to_index,
         replaces={line.id: ticket.id},
     )
+    new = uow.session.get(Ticket, new_id)
+    if new is None:
+        raise NotFound("ticketing.ticket_not_found", "re-issued ticket missing")
+    secret = secrets.token_urlsafe(16)
+    new.access_hash = sales.access_hash(secret)
+    uow.session.flush()
+    notify.queue_ticket_received(uow, ticket_id=new.id, secret=secret, now=now)
     audit.record(
         uow,
         action="ticketing.ticket.transferred",
@@ -286,14 +318,66 @@ def transfer_ticket(
         target_id=str(ticket.id),
         details={"new_ticket_id": str(new_id)},
     )
+    # Also wakes the SMS notifier after commit (see notify.install).
     uow.publish(
         "ticketing.ticket.revoked",
         {"ticket_id": str(ticket.id), "replaced_by": str(new_id), "session_id": str(s.id)},
     )
-    new = uow.session.get(Ticket, new_id)
-    if new is None:
-        raise NotFound("ticketing.ticket_not_found", "re-issued ticket missing")
-    return sales.ticket_views(uow, [new])[0]
+    return TransferResult(new_id, ticket.id, mask_phone(phone))
+
+
+# -- a transfer recipient's ticket ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeldTicket:
+    """One ticket as its holder sees it through its own link; ``ticket`` (code and QR)
+    only while it is valid."""
+
+    id: uuid.UUID
+    status: str
+    session_id: uuid.UUID
+    zone: str
+    category: str
+    seat: str | None
+    ticket: sales.TicketView | None
+
+
+def ticket_for_secret(uow: UnitOfWork, secret: str) -> uuid.UUID:
+    """The ticket a recipient's link opens (404 for any other secret)."""
+    if not secret or len(secret) > 64:
+        raise NotFound("ticketing.ticket_not_found", "no such ticket")
+    found = uow.session.scalar(
+        sa.select(Ticket.id).where(
+            Ticket.tenant_id == uow.require_tenant(),
+            Ticket.access_hash == sales.access_hash(secret),
+        )
+    )
+    if found is None:
+        raise NotFound("ticketing.ticket_not_found", "no such ticket")
+    return found
+
+
+def held_ticket(uow: UnitOfWork, ticket_id: uuid.UUID, *, secret: str) -> HeldTicket:
+    """A ticket by id with its own secret (404 when the secret does not match)."""
+    t = uow.session.get(Ticket, ticket_id)
+    if (
+        t is None
+        or t.tenant_id != uow.require_tenant()
+        or t.access_hash is None
+        or not secrets.compare_digest(sales.access_hash(secret), t.access_hash)
+    ):
+        raise NotFound("ticketing.ticket_not_found", "no such ticket")
+    view = sales.ticket_views(uow, [t])[0]
+    return HeldTicket(
+        t.id,
+        t.status,
+        t.session_id,
+        view.zone,
+        view.category,
+        view.seat,
+        view if t.status == TicketStatus.VALID.value else None,
+    )
 
 
 # -- look-ups and revocations ---------------------------------------------------------
@@ -337,7 +421,7 @@ def orders_by_phone(uow: UnitOfWork, phone: str) -> list[sales.OrderView]:
         o = uow.session.get(Order, oid)
         if o is not None:
             orders.append(o)
-    return [sales.order_view(uow, o) for o in orders]
+    return [sales.order_view(uow, o, all_holders=True) for o in orders]
 
 
 @dataclass(frozen=True)

@@ -251,6 +251,7 @@ class Ticket(IdMixin, TenantScoped, Base):
         ),
         sa.Index("ix_ticketing_tickets_revoked", "tenant_id", "revoked_at"),
         sa.Index("ix_ticketing_tickets_holder", "tenant_id", "holder_phone_index"),
+        sa.Index("uq_ticketing_tickets_access_hash", "access_hash", unique=True),
     )
 
     order_id: Mapped[uuid.UUID] = mapped_column(
@@ -268,8 +269,35 @@ class Ticket(IdMixin, TenantScoped, Base):
     holder_phone_sealed: Mapped[bytes | None] = mapped_column(sa.LargeBinary, nullable=True)
     holder_phone_index: Mapped[str | None] = mapped_column(sa.String(128), nullable=True)
     replaces_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, nullable=True)
+    # SHA-256 of the bearer secret sent to the recipient of a transfer (their ticket link);
+    # NULL for tickets issued at purchase, which the order's own secret covers.
+    access_hash: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
     issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class TicketSms(IdMixin, TenantScoped, Base):
+    """An SMS to send after commit (a domain outbox): written in the transaction that
+    causes it, so a rolled-back transaction sends nothing; retried until sent or given up.
+
+    Holds no phone in clear: the recipient is the ticket's sealed holder, resolved at send
+    time; the link's secret is sealed with the tenant key and wiped once settled.
+    """
+
+    __tablename__ = "ticketing_sms"
+    __table_args__ = (sa.Index("ix_ticketing_sms_due", "status", "next_attempt_at"),)
+
+    ticket_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("ticketing_tickets.id"), index=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(30))
+    secret_sealed: Mapped[bytes | None] = mapped_column(sa.LargeBinary, nullable=True)
+    status: Mapped[str] = mapped_column(sa.String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class IdempotencyKey(IdMixin, TenantScoped, Base):

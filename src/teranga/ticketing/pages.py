@@ -2,7 +2,9 @@
 with a visible countdown -> phone and payment -> tickets with QR code, offline once loaded.
 
 Pages call the same services as the JSON API. The order's bearer secret travels in an
-HttpOnly cookie scoped to ``/billetterie``, never in a URL.
+HttpOnly cookie scoped to ``/billetterie``, never in a URL. A transfer recipient's secret
+arrives in the SMS link (``/billetterie/b/<secret>``, or ``?k=`` on the ticket page): the
+page moves it into such a cookie at once and redirects to the ticket's plain address.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ router = APIRouter(include_in_schema=False)
 Public = [Depends(public)]
 PublicForm = [Depends(public), Depends(csrf_protect)]
 COOKIE = "tk_order_"
+TICKET_COOKIE = "tk_ticket_"
+COOKIE_AGE = 180 * 24 * 3600
 MAX_SEATS = 100  # seats in one hold request (the session's per-order limit is lower)
 
 
@@ -188,7 +192,7 @@ def order_form(
     response.set_cookie(
         _cookie(res.order.id),
         res.access_token,
-        max_age=180 * 24 * 3600,
+        max_age=COOKIE_AGE,
         httponly=True,
         samesite="lax",
         secure=container.settings.secure_cookies,
@@ -278,6 +282,103 @@ def transfer_form(
     return RedirectResponse(f"{page}?transferred=1", status_code=303)
 
 
+def _ticket_cookie(ticket_id: uuid.UUID) -> str:
+    return f"{TICKET_COOKIE}{ticket_id.hex}"
+
+
+def _to_ticket_page(container: ContainerDep, ticket_id: uuid.UUID, secret: str) -> Response:
+    response = RedirectResponse(f"/billetterie/billet/{ticket_id}", status_code=303)
+    response.set_cookie(
+        _ticket_cookie(ticket_id),
+        secret,
+        max_age=COOKIE_AGE,
+        httponly=True,
+        samesite="lax",
+        secure=container.settings.secure_cookies,
+        path="/billetterie",
+    )
+    return response
+
+
+@router.get("/billetterie/b/{secret}", dependencies=Public)
+def ticket_link(secret: str, container: ContainerDep, tenant: PublicTenantDep) -> Response:
+    """The short link of the recipient's SMS: keep the secret in a cookie, show the ticket."""
+    with container.uow(tenant) as uow:
+        ticket_id = aftersale.ticket_for_secret(uow, secret)
+    return _to_ticket_page(container, ticket_id, secret)
+
+
+@router.get("/billetterie/billet/{ticket_id}", dependencies=Public)
+def ticket_page(
+    ticket_id: uuid.UUID,
+    request: Request,
+    container: ContainerDep,
+    tenant: PublicTenantDep,
+    csrf: CsrfToken,
+    k: Annotated[str | None, Query(max_length=64)] = None,
+    error: str | None = None,
+    transferred: bool = False,
+) -> Response:
+    """One ticket received by transfer: QR, code, session, place, and a form to give it on."""
+    secret = k or request.cookies.get(_ticket_cookie(ticket_id))
+    if not secret:
+        raise NotFound("ticketing.ticket_not_found", "no such ticket on this phone")
+    with container.uow(tenant) as uow:
+        held = aftersale.held_ticket(uow, ticket_id, secret=secret)
+        session = catalogue.get_session(uow, held.session_id)
+    if k:
+        return _to_ticket_page(container, ticket_id, k)
+    journey = (
+        transport.journey_url(session.venue_id, session.starts_at) if session.venue_id else None
+    )
+    return render(
+        request,
+        "ticketing/ticket.html",
+        {
+            "held": held,
+            "t": held.ticket,
+            "qr": qr_svg(held.ticket.qr) if held.ticket else None,
+            "session": session,
+            "journey": journey,
+            "csrf_token": csrf,
+            "error": error,
+            "transferred": transferred,
+        },
+        headers={"Cache-Control": "private, no-cache", "Referrer-Policy": "no-referrer"},
+    )
+
+
+@router.post("/billetterie/billet/{ticket_id}/transferer", dependencies=PublicForm)
+def ticket_transfer_form(
+    ticket_id: uuid.UUID,
+    request: Request,
+    container: ContainerDep,
+    tenant: PublicTenantDep,
+    to_phone: Annotated[str, Form(max_length=32)],
+) -> Response:
+    """Give a received ticket on; the ticket's own cookie proves ownership."""
+    secret = request.cookies.get(_ticket_cookie(ticket_id))
+    if not secret:
+        raise NotFound("ticketing.ticket_not_found", "no such ticket on this phone")
+    page = f"/billetterie/billet/{ticket_id}"
+    try:
+        with container.uow(tenant) as uow:
+            aftersale.transfer_ticket(
+                uow,
+                ticket_id=ticket_id,
+                to_phone=to_phone,
+                order_token=None,
+                ticket_token=secret,
+                actor_id=None,
+                now=container.clock.now(),
+            )
+    except TerangaError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return RedirectResponse(f"{page}?error={exc.code}", status_code=303)
+    return RedirectResponse(f"{page}?transferred=1", status_code=303)
+
+
 @router.get("/billetterie/commande/{order_id}/billets.pdf", dependencies=Public)
 def order_pdf(
     order_id: uuid.UUID, request: Request, container: ContainerDep, tenant: PublicTenantDep
@@ -337,7 +438,9 @@ self.addEventListener("install", (e) => self.skipWaiting());
 self.addEventListener("activate", (e) => e.waitUntil(self.clients.claim()));
 self.addEventListener("fetch", (e) => {
   const url = new URL(e.request.url);
-  if (e.request.method !== "GET" || !url.pathname.startsWith("/billetterie/commande/")) return;
+  const mine = url.pathname.startsWith("/billetterie/commande/") ||
+    url.pathname.startsWith("/billetterie/billet/");
+  if (e.request.method !== "GET" || !mine) return;
   e.respondWith(
     fetch(e.request)
       .then((r) => {
@@ -355,7 +458,8 @@ self.addEventListener("fetch", (e) => {
 
 @router.get("/billetterie/sw.js", dependencies=Public)
 def service_worker() -> Response:
-    """Keeps each ticket page the phone has opened available offline (network first)."""
+    """Keeps each order or ticket page the phone has opened available offline (network
+    first)."""
     return Response(
         SERVICE_WORKER,
         media_type="text/javascript",

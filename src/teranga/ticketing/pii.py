@@ -41,3 +41,14 @@ def seal_private_key(uow: UnitOfWork, raw: bytes) -> bytes:
 
 def unseal_private_key(uow: UnitOfWork, blob: bytes) -> bytes:
     return base64.b64decode(privacy.unseal(uow, blob, purpose=KEY_PURPOSE))
+
+
+LINK_PURPOSE = "ticketing.ticket-link"
+
+
+def seal_link_secret(uow: UnitOfWork, secret: str) -> bytes:
+    return privacy.seal(uow, secret, purpose=LINK_PURPOSE)
+
+
+def unseal_link_secret(uow: UnitOfWork, blob: bytes) -> str:
+    return privacy.unseal(uow, blob, purpose=LINK_PURPOSE)

@@ -125,6 +125,8 @@ class OrderView:
     paid_at: dt.datetime | None
     places: list[PlaceView]
     tickets: list[TicketView] = field(default_factory=list)
+    # Places whose valid ticket another phone holds now (given away): no code, no QR here.
+    transferred_line_ids: tuple[uuid.UUID, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -223,12 +225,24 @@ def ticket_views(uow: UnitOfWork, tickets: list[Ticket]) -> list[TicketView]:
     return out
 
 
-def order_view(uow: UnitOfWork, order: Order, *, with_tickets: bool = True) -> OrderView:
+def held_by_buyer(ticket: Ticket, order: Order) -> bool:
+    """Whether the order's own phone still holds the ticket (first issue copies the order's
+    phone index onto the ticket; an order without a phone issues tickets without one)."""
+    return ticket.holder_phone_index is None or ticket.holder_phone_index == order.phone_index
+
+
+def order_view(
+    uow: UnitOfWork, order: Order, *, with_tickets: bool = True, all_holders: bool = False
+) -> OrderView:
+    """The order as its buyer sees it: only the tickets its phone still holds, so a ticket
+    given away is not readable (nor re-transferable) with the order's secret.
+    ``all_holders`` (staff look-ups) lists every valid ticket of the order."""
     hold = uow.session.get(Hold, order.hold_id)
     if hold is None:
         raise NotFound("ticketing.hold_not_found", "order without hold")
     lines = repo.lines_of_hold(uow, hold.id)
     tickets: list[TicketView] = []
+    given: tuple[uuid.UUID, ...] = ()
     if with_tickets:
         rows = list(
             uow.session.scalars(
@@ -237,6 +251,9 @@ def order_view(uow: UnitOfWork, order: Order, *, with_tickets: bool = True) -> O
                 .order_by(Ticket.issued_at, Ticket.id)
             )
         )
+        if not all_holders:
+            given = tuple(t.line_id for t in rows if not held_by_buyer(t, order))
+            rows = [t for t in rows if held_by_buyer(t, order)]
         tickets = ticket_views(uow, rows)
     return OrderView(
         order.id,
@@ -253,6 +270,7 @@ def order_view(uow: UnitOfWork, order: Order, *, with_tickets: bool = True) -> O
         order.paid_at,
         _places(uow, lines),
         tickets,
+        given,
     )
 
 
@@ -510,13 +528,14 @@ def checkout(
 
 
 def get_order(uow: UnitOfWork, order_id: uuid.UUID, *, token: str | None = None) -> OrderView:
-    """An order by id; with ``token`` (public access) the bearer secret must match."""
+    """An order by id; with ``token`` (public access) the bearer secret must match and only
+    the tickets the buyer still holds are listed. Without (staff), every valid ticket."""
     order = uow.session.get(Order, order_id)
     if order is None or order.tenant_id != uow.require_tenant():
         raise NotFound("ticketing.order_not_found", "no such order")
     if token is not None and not secrets.compare_digest(access_hash(token), order.access_hash):
         raise NotFound("ticketing.order_not_found", "no such order")
-    return order_view(uow, order)
+    return order_view(uow, order, all_holders=token is None)
 
 
 # -- payment confirmation --------------------------------------------------------------

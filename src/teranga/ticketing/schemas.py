@@ -202,7 +202,13 @@ class OrderOut(_Out):
     created_at: dt.datetime
     paid_at: dt.datetime | None
     places: list[PlaceOut]
-    tickets: list[TicketOut]
+    tickets: list[TicketOut] = Field(
+        description="Valid tickets the buyer's phone still holds (all of them for staff)"
+    )
+    transferred_line_ids: list[uuid.UUID] = Field(
+        default_factory=list,
+        description="Places whose ticket was given to another phone: only its holder sees it",
+    )
 
 
 class OrderCreatedOut(BaseModel):
@@ -233,6 +239,35 @@ class PaymentOut(BaseModel):
 
 class TransferIn(_In):
     to_phone: str = Field(min_length=6, max_length=32)
+
+
+class TransferOut(_Out):
+    status: Literal["transferred"]
+    ticket_id: uuid.UUID = Field(
+        description="The new ticket, sent by SMS to its holder (its code is not shown here)"
+    )
+    replaced_ticket_id: uuid.UUID = Field(description="The ticket given, now revoked")
+    to_phone_masked: str = Field(examples=["+221 ••• •• 12"])
+
+
+class HeldTicketSessionOut(_Out):
+    id: uuid.UUID
+    name: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    venue_name: str
+
+
+class HeldTicketOut(BaseModel):
+    """A ticket seen through its holder's own link; ``ticket`` (code, QR) while valid."""
+
+    id: uuid.UUID
+    status: str = Field(description="valid, revoked (transferred on) or void (refunded)")
+    zone: str
+    category: str
+    seat: str | None
+    session: HeldTicketSessionOut
+    ticket: TicketOut | None
 
 
 class RefundIn(_In):

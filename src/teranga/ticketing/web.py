@@ -39,6 +39,13 @@ IdemKey = Annotated[
     ),
 ]
 OrderToken = Annotated[str | None, Header(alias="X-Order-Token")]
+TicketToken = Annotated[
+    str | None,
+    Header(
+        alias="X-Ticket-Token",
+        description="The ticket's own secret, from the link sent by SMS to its recipient",
+    ),
+]
 Public = [Depends(public)]
 
 
@@ -362,11 +369,44 @@ def start_payment(
     )
 
 
+def held_ticket_out(uow: UnitOfWork, held: aftersale.HeldTicket) -> sc.HeldTicketOut:
+    session = catalogue.get_session(uow, held.session_id)
+    return sc.HeldTicketOut(
+        id=held.id,
+        status=held.status,
+        zone=held.zone,
+        category=held.category,
+        seat=held.seat,
+        session=sc.HeldTicketSessionOut.model_validate(session),
+        ticket=sc.TicketOut.model_validate(held.ticket) if held.ticket else None,
+    )
+
+
+@router.get("/tickets/{ticket_id}", dependencies=Public, response_model=sc.HeldTicketOut)
+def get_ticket(
+    ticket_id: uuid.UUID,
+    container: ContainerDep,
+    tenant: PublicTenantDep,
+    x_ticket_token: TicketToken = None,
+) -> Response:
+    """A ticket received by transfer, with its own secret (``X-Ticket-Token``).
+
+    The code and QR (``ticket``) are there while the ticket is valid; once its holder gave
+    it on (``revoked``) or it was refunded (``void``) only its place and status remain.
+    """
+    if not x_ticket_token:
+        raise NotFound("ticketing.ticket_not_found", "no such ticket")
+    with container.uow(tenant) as uow:
+        held = aftersale.held_ticket(uow, ticket_id, secret=x_ticket_token)
+        out = held_ticket_out(uow, held)
+    return _json(out)
+
+
 @router.post(
     "/tickets/{ticket_id}/transfer",
     dependencies=Public,
     status_code=201,
-    response_model=sc.TicketOut,
+    response_model=sc.TransferOut,
 )
 def transfer(
     ticket_id: uuid.UUID,
@@ -375,23 +415,36 @@ def transfer(
     container: ContainerDep,
     tenant: PublicTenantDep,
     x_order_token: OrderToken = None,
+    x_ticket_token: TicketToken = None,
     idempotency_key: IdemKey = None,
 ) -> Response:
-    """Give a ticket to another phone: the old code and QR are revoked, new ones issued."""
-    if not x_order_token:
+    """Give a ticket to another phone: the old code and QR are revoked, new ones issued.
+
+    Prove ownership with ``X-Order-Token`` (tickets the buyer's phone still holds) or
+    ``X-Ticket-Token`` (a ticket received by transfer). The new ticket is sent by SMS to
+    the recipient only: this answer has its id and the masked phone, not its code or QR.
+    """
+    if not x_order_token and not x_ticket_token:
         raise NotFound("ticketing.ticket_not_found", "no such ticket")
-    token = x_order_token
+    order_token = x_order_token or None
+    ticket_token = x_ticket_token or None
 
     def run(uow: UnitOfWork) -> tuple[int, BaseModel]:
-        view = aftersale.transfer_ticket(
+        res = aftersale.transfer_ticket(
             uow,
             ticket_id=ticket_id,
             to_phone=body.to_phone,
-            order_token=token,
+            order_token=None if ticket_token else order_token,
+            ticket_token=ticket_token,
             actor_id=None,
             now=container.clock.now(),
         )
-        return 201, sc.TicketOut.model_validate(view)
+        return 201, sc.TransferOut(
+            status="transferred",
+            ticket_id=res.id,
+            replaced_ticket_id=res.replaced_id,
+            to_phone_masked=res.to_phone_masked,
+        )
 
     return _idempotent(
         request,
@@ -719,8 +772,9 @@ def lookup_by_phone(body: sc.PhoneLookupIn, p: BoxLookup, container: ContainerDe
 
 def setup(app: FastAPI, container: Container) -> None:
     """Mount the spectator pages and the payments package's routes (callbacks, sandbox)."""
-    from teranga.ticketing import pages, payments, waiting_room_web
+    from teranga.ticketing import notify, pages, payments, waiting_room_web
 
+    notify.install(container)
     payments.include(app)
     app.include_router(pages.router)
     app.include_router(waiting_room_web.router)
