@@ -26,7 +26,6 @@ Why it is safe:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import threading
@@ -39,6 +38,7 @@ from sqlalchemy.engine import Connection, Engine
 from teranga.platform.broker import Broker
 from teranga.platform.clock import utcnow
 from teranga.platform.outbox import OutboxMessage
+from teranga.platform.worker import BackgroundWorker
 
 if TYPE_CHECKING:
     from teranga.container import Container
@@ -56,7 +56,9 @@ def message_id(row_id: int, created_at: Any) -> str:
     return f"outbox-{row_id}-{stamp}"
 
 
-class OutboxRelay:
+class OutboxRelay(BackgroundWorker):
+    task_name = "outbox-relay"
+
     def __init__(
         self,
         engine: Engine,
@@ -69,65 +71,23 @@ class OutboxRelay:
         keep_published: dt.timedelta = dt.timedelta(days=2),
         prune_every: float = 600.0,
     ) -> None:
+        super().__init__(stop_timeout=stop_timeout)
         self.engine = engine
         self.broker = broker
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.retry_delay = retry_delay
-        self.stop_timeout = stop_timeout
         # Published rows are kept a while (debugging, late re-publish) and then deleted so
         # the table stays small; the broker keeps the events themselves.
         self.keep_published = keep_published
         self.prune_every = prune_every
         self._last_prune = 0.0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wakeup: asyncio.Event | None = None
-        self._task: asyncio.Task[None] | None = None
         self._pass_lock = threading.Lock()  # one pass at a time within this process
-        self._stopping = False
 
-    # -- lifecycle ------------------------------------------------------------------------
-    async def start(self) -> None:
-        if self._task is not None:
-            return
-        self._stopping = False
-        self._loop = asyncio.get_running_loop()
-        self._wakeup = asyncio.Event()
-        self._wakeup.set()  # first pass at once: rows left by a crash or a CLI command
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
-
-    async def stop(self) -> None:
-        """Let the pass in flight finish (its rows get marked), then stop."""
-        task, self._task = self._task, None
-        if task is None:
-            return
-        self._stopping = True
-        if self._wakeup is not None:
-            self._wakeup.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), self.stop_timeout)
-        except TimeoutError:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._loop = None
-
-    def wake(self) -> None:
-        """After-commit hook: safe from any thread, a no-op when the relay is not running."""
-        loop, event = self._loop, self._wakeup
-        if loop is None or event is None or loop.is_closed():
-            return
-        with contextlib.suppress(RuntimeError):  # the loop is closing
-            loop.call_soon_threadsafe(event.set)
-
+    # -- the loop -------------------------------------------------------------------------
     async def _run(self) -> None:
-        wakeup = self._wakeup
-        if wakeup is None:
-            raise RuntimeError("relay not started")
         while not self._stopping:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wakeup.wait(), self.poll_interval)
-            wakeup.clear()
+            await self._wait(self.poll_interval)
             if self._stopping:
                 return
             try:
@@ -141,7 +101,7 @@ class OutboxRelay:
             except Exception:  # broker or database down: retry later, never crash the app
                 log.warning("outbox relay pass failed; retrying", exc_info=True)
                 await asyncio.sleep(self.retry_delay)
-                wakeup.set()
+                self._event().set()
 
     # -- one pass -------------------------------------------------------------------------
     async def relay_once(self) -> int:

@@ -16,7 +16,6 @@ back-off until ``max_attempts``. Delivery is at least once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import uuid
@@ -28,6 +27,7 @@ import sqlalchemy as sa
 from teranga.platform.ids import new_id
 from teranga.platform.sms import SmsError, SmsSender, gsm7, make_sender, mask_phone
 from teranga.platform.uow import UnitOfWork
+from teranga.platform.worker import BackgroundWorker
 from teranga.tenancy import api as tenancy
 from teranga.ticketing import pii
 from teranga.ticketing.domain import TicketStatus
@@ -191,8 +191,10 @@ def record(
     return row
 
 
-class Notifier:
+class Notifier(BackgroundWorker):
     """Sends due ``ticketing_sms`` rows; woken after commits, and polls for retries."""
+
+    task_name = "ticketing-sms"
 
     def __init__(
         self,
@@ -207,6 +209,7 @@ class Notifier:
         max_delay: dt.timedelta = dt.timedelta(hours=1),
         stop_timeout: float = 15.0,
     ) -> None:
+        super().__init__(stop_timeout=stop_timeout)
         self.container = container
         self.sender = sender
         self.poll_interval = poll_interval
@@ -215,11 +218,6 @@ class Notifier:
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
-        self.stop_timeout = stop_timeout
-        self._task: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wakeup: asyncio.Event | None = None
-        self._stopping = False
 
     def _tenants(self) -> list[uuid.UUID]:
         with self.container.uow() as uow:
@@ -263,47 +261,10 @@ class Notifier:
                     log.warning("recording sms %s failed", job.sms_id, exc_info=True)
         return attempted
 
-    # -- lifecycle ------------------------------------------------------------------------
-    async def start(self) -> None:
-        if self._task is not None:
-            return
-        self._stopping = False
-        self._loop = asyncio.get_running_loop()
-        self._wakeup = asyncio.Event()
-        self._wakeup.set()  # first pass at once: messages left by a crash or a CLI command
-        self._task = asyncio.create_task(self._run(), name="ticketing-sms")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is None:
-            return
-        self._stopping = True
-        if self._wakeup is not None:
-            self._wakeup.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), self.stop_timeout)
-        except TimeoutError:  # a claimed message's lease expires; it is sent again later
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._loop = None
-
-    def wake(self) -> None:
-        """After-commit hook (any thread); a no-op when the worker is not running."""
-        loop, event = self._loop, self._wakeup
-        if loop is None or event is None or loop.is_closed():
-            return
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(event.set)
-
+    # -- the loop -------------------------------------------------------------------------
     async def _run(self) -> None:
-        wakeup = self._wakeup
-        if wakeup is None:
-            raise RuntimeError("notifier not started")
         while not self._stopping:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wakeup.wait(), self.poll_interval)
-            wakeup.clear()
+            await self._wait(self.poll_interval)
             if self._stopping:
                 return
             try:

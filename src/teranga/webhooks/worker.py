@@ -56,6 +56,7 @@ import sqlalchemy as sa
 
 from teranga.container import Container
 from teranga.platform.errors import ValidationFailed
+from teranga.platform.worker import BackgroundWorker
 from teranga.tenancy import api as tenancy
 from teranga.webhooks import domain, repo, service
 from teranga.webhooks.service import OutboxEvent, Outcome, SendJob, UrlPolicy
@@ -74,7 +75,10 @@ def encode(payload: dict[str, Any]) -> bytes:
     return orjson.dumps(payload)
 
 
-class WebhookWorker:
+class WebhookWorker(BackgroundWorker):
+    task_name = "webhook-worker"
+    pass_at_start = False  # it waits start_delay (or a commit) first
+
     def __init__(
         self,
         container: Container,
@@ -97,6 +101,7 @@ class WebhookWorker:
         policy: UrlPolicy | None = None,
         jitter: Callable[[], float] = random.random,
     ) -> None:
+        super().__init__(stop_timeout=stop_timeout)
         self.container = container
         self.poll_interval = poll_interval
         self.start_delay = start_delay
@@ -110,16 +115,11 @@ class WebhookWorker:
         self.scan_margin = scan_margin
         self.full_scan_every = full_scan_every
         self.keep_deliveries = keep_deliveries
-        self.stop_timeout = stop_timeout
         self.policy = policy or UrlPolicy.for_env(container.settings.env)
         self.jitter = jitter
         self._semaphore = asyncio.Semaphore(concurrency)
         self._since: dt.datetime | None = None  # None: next ingest pass is a full one
         self._last_full = 0.0
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
-        self._wakeup: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._client: httpx.AsyncClient | None = None
         self._idle_until: dt.datetime | None = None  # nothing due before this (None: look)
         self._kick = False
@@ -127,48 +127,20 @@ class WebhookWorker:
     def _now(self) -> dt.datetime:
         return self.container.clock.now()
 
-    # -- lifecycle ------------------------------------------------------------------------
-    async def start(self) -> None:
-        if self._task is not None:
-            return
-        self._stopping = False
-        self._loop = asyncio.get_running_loop()
-        self._wakeup = asyncio.Event()
-        self._task = asyncio.create_task(self._run(), name="webhook-worker")
-
-    async def stop(self) -> None:
-        """Let the pass in flight finish (its results get recorded), then stop."""
-        task, self._task = self._task, None
-        if task is not None:
-            self._stopping = True
-            if self._wakeup is not None:
-                self._wakeup.set()
-            try:
-                await asyncio.wait_for(asyncio.shield(task), self.stop_timeout)
-            except TimeoutError:  # a claimed delivery's lease expires; it is retried later
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+    # -- the loop -------------------------------------------------------------------------
+    async def _stopped(self) -> None:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
-        self._loop = None
 
     def wake(self) -> None:
         """After-commit hook (any thread): look for work now rather than at the next poll."""
         self._kick = True
-        loop, event = self._loop, self._wakeup
-        if loop is None or event is None or loop.is_closed():
-            return
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(event.set)
+        super().wake()
 
     async def _run(self) -> None:
-        wakeup = self._wakeup
-        if wakeup is None:
-            raise RuntimeError("worker not started")
         # Let the app finish starting first (unless a commit asks for us sooner).
-        delays = FOLLOW_UPS if await self._wait(wakeup, self.start_delay) else ()
+        delays = FOLLOW_UPS if await self._wait(self.start_delay) else ()
         while not self._stopping:
             created = await self._safe_pass()
             if delays and not created:
@@ -177,17 +149,7 @@ class WebhookWorker:
                 await asyncio.sleep(delays[0])
                 delays = delays[1:]
                 continue
-            delays = FOLLOW_UPS if await self._wait(wakeup, self.poll_interval) else ()
-
-    @staticmethod
-    async def _wait(wakeup: asyncio.Event, seconds: float) -> bool:
-        """True when woken, False when ``seconds`` passed."""
-        try:
-            await asyncio.wait_for(wakeup.wait(), seconds)
-        except TimeoutError:
-            return False
-        wakeup.clear()
-        return True
+            delays = FOLLOW_UPS if await self._wait(self.poll_interval) else ()
 
     async def _safe_pass(self) -> int:
         try:

@@ -1,0 +1,80 @@
+"""The lifecycle shared by the process's background workers (outbox relay, webhook and SMS
+senders): one asyncio task, woken by after-commit hooks from any thread or by its own poll,
+stopped by letting the pass in flight finish (bounded by ``stop_timeout``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+
+class BackgroundWorker:
+    """Subclasses implement ``_run`` (their loop) and set ``task_name``."""
+
+    task_name = "worker"
+    # A first pass at once picks up work left by a crash or a CLI command.
+    pass_at_start = True
+
+    def __init__(self, *, stop_timeout: float) -> None:
+        self.stop_timeout = stop_timeout
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakeup: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    async def start(self) -> None:
+        if self._task is not None:
+            return
+        self._stopping = False
+        self._loop = asyncio.get_running_loop()
+        self._wakeup = asyncio.Event()
+        if self.pass_at_start:
+            self._wakeup.set()
+        self._task = asyncio.create_task(self._run(), name=self.task_name)
+
+    async def stop(self) -> None:
+        """Let the pass in flight finish (what it claimed gets recorded), then stop; past
+        ``stop_timeout`` it is cancelled (claims then expire and are retried later)."""
+        task, self._task = self._task, None
+        if task is not None:
+            self._stopping = True
+            if self._wakeup is not None:
+                self._wakeup.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(task), self.stop_timeout)
+            except TimeoutError:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self._stopped()
+        self._loop = None
+
+    async def _stopped(self) -> None:
+        """Release what the worker holds (clients, connections) once its task ended."""
+
+    def wake(self) -> None:
+        """After-commit hook: safe from any thread, a no-op when the worker is not running."""
+        loop, event = self._loop, self._wakeup
+        if loop is None or event is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closing
+            loop.call_soon_threadsafe(event.set)
+
+    def _event(self) -> asyncio.Event:
+        if self._wakeup is None:
+            raise RuntimeError(f"{self.task_name} not started")
+        return self._wakeup
+
+    async def _wait(self, seconds: float) -> bool:
+        """Sleep until woken or ``seconds`` passed; True when woken."""
+        wakeup = self._event()
+        try:
+            await asyncio.wait_for(wakeup.wait(), seconds)
+        except TimeoutError:
+            return False
+        finally:
+            wakeup.clear()
+        return True
+
+    async def _run(self) -> None:
+        raise NotImplementedError
