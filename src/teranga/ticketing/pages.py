@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import io
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import segno
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
+from teranga.container import Container
 from teranga.identity.api import CsrfToken, csrf_protect, public
 from teranga.platform.errors import NotFound, TerangaError
 from teranga.ticketing import aftersale, sales, seatmap
@@ -266,17 +267,23 @@ def transfer_form(
     token = request.cookies.get(_cookie(order_id))
     if not token:
         raise NotFound("ticketing.order_not_found", "no such order on this phone")
-    page = f"/billetterie/commande/{order_id}"
+    return _transfer(
+        container,
+        tenant,
+        f"/billetterie/commande/{order_id}",
+        ticket_id=ticket_id,
+        to_phone=to_phone,
+        order_token=token,
+    )
+
+
+def _transfer(
+    container: Container, tenant: uuid.UUID, page: str, **kwargs: Any
+) -> RedirectResponse:
+    """Transfer from a public form; back to ``page`` with the outcome (or the refusal's code)."""
     try:
         with container.uow(tenant) as uow:
-            aftersale.transfer_ticket(
-                uow,
-                ticket_id=ticket_id,
-                to_phone=to_phone,
-                order_token=token,
-                actor_id=None,
-                now=container.clock.now(),
-            )
+            aftersale.transfer_ticket(uow, actor_id=None, now=container.clock.now(), **kwargs)
     except TerangaError as exc:
         return RedirectResponse(f"{page}?error={exc.code}", status_code=303)
     return RedirectResponse(f"{page}?transferred=1", status_code=303)
@@ -360,23 +367,15 @@ def ticket_transfer_form(
     secret = request.cookies.get(_ticket_cookie(ticket_id))
     if not secret:
         raise NotFound("ticketing.ticket_not_found", "no such ticket on this phone")
-    page = f"/billetterie/billet/{ticket_id}"
-    try:
-        with container.uow(tenant) as uow:
-            aftersale.transfer_ticket(
-                uow,
-                ticket_id=ticket_id,
-                to_phone=to_phone,
-                order_token=None,
-                ticket_token=secret,
-                actor_id=None,
-                now=container.clock.now(),
-            )
-    except TerangaError as exc:
-        if isinstance(exc, NotFound):
-            raise
-        return RedirectResponse(f"{page}?error={exc.code}", status_code=303)
-    return RedirectResponse(f"{page}?transferred=1", status_code=303)
+    return _transfer(
+        container,
+        tenant,
+        f"/billetterie/billet/{ticket_id}",
+        ticket_id=ticket_id,
+        to_phone=to_phone,
+        order_token=None,
+        ticket_token=secret,
+    )
 
 
 @router.get("/billetterie/commande/{order_id}/billets.pdf", dependencies=Public)
