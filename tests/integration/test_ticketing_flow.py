@@ -334,6 +334,33 @@ def test_idempotency_keys_are_kept_24_hours_then_pruned(container: Container) ->
         )
 
 
+def test_housekeeping_prunes_expired_keys_in_every_tenant(container: Container) -> None:
+    """The background reconciler loop prunes idempotency keys (nothing else calls prune)."""
+    from teranga.ticketing import idempotency
+    from teranga.ticketing.payments.tasks import housekeeping_all
+
+    now = container.clock.now()
+    tenants = [make_tenant(container), make_tenant(container)]
+    for tid in tenants:
+        for key, at in (("old", now - dt.timedelta(hours=30)), ("fresh", now)):
+            idempotency.claim(
+                container.uow_factory, tenant_id=tid, scope="s", key=key, fingerprint="f", now=at
+            )
+    pruned = housekeeping_all(container)
+    assert [pruned[t] for t in tenants] == [1, 1]
+    for tid in tenants:  # the fresh key still answers (a different body is refused)
+        with pytest.raises(ValidationFailed):
+            idempotency.claim(
+                container.uow_factory,
+                tenant_id=tid,
+                scope="s",
+                key="fresh",
+                fingerprint="g",
+                now=now,
+            )
+    assert all(n == 0 for n in housekeeping_all(container).values())
+
+
 def test_api_for_gates_verifies_qr_and_code_and_revocations(container: Container) -> None:
     from teranga.ticketing import api
 

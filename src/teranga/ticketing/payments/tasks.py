@@ -1,7 +1,8 @@
-"""Periodic payment work across tenants: the reconciler.
+"""Periodic ticketing work across tenants: the payment reconciler and housekeeping.
 
 ``reconcile_all`` opens one unit of work per tenant (row-level security sees one tenant
-at a time) and returns one report per tenant. ``run_reconciler`` loops it in the
+at a time) and returns one report per tenant. ``housekeeping_all`` deletes idempotency
+keys past their retention (``idempotency.KEEP``). ``run_reconciler`` loops both in the
 background; ``include(app)`` in the package starts it with the app when asked to.
 """
 
@@ -16,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from teranga.container import Container
 from teranga.tenancy import api as tenancy
+from teranga.ticketing import idempotency
 from teranga.ticketing.payments.service import ReconcileReport, reconcile_pending
 from teranga.ticketing.payments.wiring import gateway
 
@@ -38,16 +40,40 @@ def reconcile_all(
     return reports
 
 
+def housekeeping_all(container: Container) -> dict[uuid.UUID, int]:
+    """Delete expired idempotency keys in every tenant; returns how many per tenant."""
+    with container.uow() as uow:
+        tenants = [t.id for t in tenancy.list_tenants(uow)]
+    pruned: dict[uuid.UUID, int] = {}
+    for tenant_id in tenants:
+        try:
+            with container.uow(tenant_id) as uow:
+                pruned[tenant_id] = idempotency.prune(uow, now=container.clock.now())
+        except Exception:  # one tenant's failure must not stop the others
+            log.exception("ticketing housekeeping failed for tenant %s", tenant_id)
+    return pruned
+
+
 async def run_reconciler(
     container: Container,
     *,
     every: dt.timedelta = dt.timedelta(minutes=1),
     older_than: dt.timedelta = dt.timedelta(minutes=2),
+    housekeeping_every: dt.timedelta = dt.timedelta(hours=1),
 ) -> None:
-    """Reconcile forever (cancel the task to stop); errors are logged, never fatal."""
+    """Reconcile forever, and keep house every ``housekeeping_every`` (from the first
+    round); cancel the task to stop. Errors are logged, never fatal."""
+    loop = asyncio.get_running_loop()
+    next_housekeeping = loop.time()
     while True:
         try:
             await run_in_threadpool(reconcile_all, container, older_than=older_than)
         except Exception:
             log.exception("payment reconciliation round failed")
+        if loop.time() >= next_housekeeping:
+            next_housekeeping = loop.time() + housekeeping_every.total_seconds()
+            try:
+                await run_in_threadpool(housekeeping_all, container)
+            except Exception:
+                log.exception("ticketing housekeeping round failed")
         await asyncio.sleep(every.total_seconds())
