@@ -143,3 +143,29 @@ def test_recipient_page_from_the_sms_link(web: Api) -> None:  # noqa: F811
     assert stranger.post(
         f"{page}/transferer", data={"to_phone": "776660022"}, follow_redirects=False
     ).status_code in (403, 404)
+
+
+def test_sandbox_sms_inbox_shows_a_number_s_messages_outside_prod(web: Api) -> None:  # noqa: F811
+    """Demo: the log backend's messages to one number, so a transfer can be followed."""
+    ids = _session(web, price=0, per_person=4)
+    giver = _free_order(web, ids, "771234567", qty=1)
+    given = giver["order"]["tickets"][0]
+    token = giver["access_token"]
+    r = _transfer(web, given["id"], "78 444 55 66", "tr-sb", **{"X-Order-Token": token})
+    assert r.status_code == 201, r.text
+    (text,) = _sms_to(web, "+221784445566")
+    page = web.client.get("/bac-a-sable/sms", params={"tel": "784445566"})
+    assert page.status_code == 200
+    assert "Bac à sable SMS" in page.text
+    assert f'href="{_link(text)}"' in page.text or _link(text) in page.text
+    other = web.client.get("/bac-a-sable/sms", params={"tel": "771234567"})
+    assert _link(text) not in other.text  # only that number's messages
+    bad = web.client.get("/bac-a-sable/sms", params={"tel": "12"})
+    assert bad.status_code == 200
+    assert "Vérifiez le numéro" in bad.text
+    env = web.container.settings.env
+    web.container.settings.env = "prod"
+    try:
+        assert web.client.get("/bac-a-sable/sms").status_code == 404
+    finally:
+        web.container.settings.env = env

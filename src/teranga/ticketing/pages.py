@@ -20,8 +20,9 @@ from fastapi.responses import RedirectResponse
 
 from teranga.container import Container
 from teranga.identity.api import CsrfToken, csrf_protect, public
-from teranga.platform.errors import NotFound, TerangaError
-from teranga.ticketing import aftersale, sales, seatmap
+from teranga.platform.errors import NotFound, TerangaError, ValidationFailed
+from teranga.platform.sms import LogSmsSender
+from teranga.ticketing import aftersale, notify, pii, sales, seatmap
 from teranga.ticketing import service as catalogue
 from teranga.ticketing import waiting_room_pages as rooms
 from teranga.ticketing.domain import HoldStatus
@@ -247,6 +248,7 @@ def order_page(
             "csrf_token": csrf,
             "error": error,
             "transferred": transferred,
+            "sms_sandbox": _sms_sandbox(container),
         },
         headers={"Cache-Control": "private, no-cache"},
     )
@@ -350,6 +352,7 @@ def ticket_page(
             "csrf_token": csrf,
             "error": error,
             "transferred": transferred,
+            "sms_sandbox": _sms_sandbox(container),
         },
         headers={"Cache-Control": "private, no-cache", "Referrer-Policy": "no-referrer"},
     )
@@ -467,3 +470,39 @@ def service_worker() -> Response:
 
 
 router.include_router(rooms.router)
+
+
+def _sms_sandbox(container: Container) -> bool:
+    """True where SMS stay in this process (demo, dev): pages then link to the inbox."""
+    return container.settings.env != "prod" and isinstance(
+        container.extras.get(notify.SENDER_KEY), LogSmsSender
+    )
+
+
+@router.get("/bac-a-sable/sms", dependencies=[Depends(public)])
+def sandbox_sms(
+    request: Request,
+    container: ContainerDep,
+    tel: Annotated[str | None, Query(max_length=32)] = None,
+) -> Response:
+    """Demo and development only (the ``log`` SMS backend, never in prod): the messages
+    this process would have sent to a phone number, so a transfer can be followed end to
+    end without a gateway. The texts carry ticket links: never enabled in production."""
+    sender = container.extras.get(notify.SENDER_KEY)
+    if not _sms_sandbox(container) or not isinstance(sender, LogSmsSender):
+        raise NotFound("not_found", "no such page")
+    messages: list[Any] = []
+    error = False
+    if tel:
+        try:
+            phone = pii.normalise_phone(tel)
+        except ValidationFailed:
+            error = True
+        else:
+            messages = [m for m in reversed(sender.sent) if m.to == phone]
+    return render(
+        request,
+        "ticketing/sms_inbox.html",
+        {"tel": tel, "messages": messages, "error": error},
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
