@@ -4,18 +4,23 @@ Policy from data/joj2026/prices-and-capacities.yaml (``demo_assumption_joj_prici
 most sessions are free with registration, capped at 4 places per phone; medal sessions are
 paid at 1,000 / 2,000 / 5,000 XOF. These prices are demo assumptions, not JOJ prices, and
 every demo session is marked ``illustrative``. Sales stay open 30 days after loading so the
-flow can be tried whatever today's date is.
+flow can be tried whatever today's date is, and two sessions of the event "Après les JOJ
+(démonstration)" are dated from the day of loading, so that transfers and gate scans (closed
+once a session is over) can be tried after the Games too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from typing import Any
 
 import sqlalchemy as sa
 
 from teranga.config import Settings
 from teranga.container import build_container
 from teranga.platform.errors import NotFound
+from teranga.platform.uow import UnitOfWork
 from teranga.tenancy import api as tenancy
 from teranga.ticketing import service as catalogue
 from teranga.ticketing import waiting_room
@@ -30,6 +35,7 @@ FREE_SESSIONS = 16
 PAID_SESSIONS = 8
 DEFAULT_CAPACITY = 2000
 EVENT_NAME = "JOJ Dakar 2026"
+AFTER_EVENT_NAME = "Après les JOJ (démonstration)"
 
 
 def tribune() -> list[catalogue.SeatSpec]:
@@ -41,6 +47,100 @@ def tribune() -> list[catalogue.SeatSpec]:
         for row in TRIBUNE_ROWS
         for n in range(1, TRIBUNE_PER_ROW + 1)
     ]
+
+
+def _paid_zones(uow: UnitOfWork, session_id: uuid.UUID, capacity: int) -> None:
+    """Stands at 1,000 and 2,000 XOF (half the places at most at 2,000) and a seated tribune."""
+    seats = tribune()
+    ga = catalogue.add_zone(
+        uow, session_id=session_id, name="Gradins", capacity=capacity - len(seats)
+    )
+    for name, price in PAID_TIERS_XOF:
+        catalogue.add_category(
+            uow,
+            session_id=session_id,
+            zone_id=ga.id,
+            name=name,
+            price_xof=price,
+            quota=(capacity - len(seats)) // 2 if price > 1000 else None,
+        )
+    seated = catalogue.add_zone(uow, session_id=session_id, name="Tribune d'honneur", seats=seats)
+    catalogue.add_category(
+        uow,
+        session_id=session_id,
+        zone_id=seated.id,
+        name="Tribune d'honneur",
+        price_xof=SEATED_PRICE_XOF,
+    )
+
+
+def _free_zone(uow: UnitOfWork, session_id: uuid.UUID, capacity: int) -> None:
+    zone = catalogue.add_zone(uow, session_id=session_id, name="Accès libre", capacity=capacity)
+    catalogue.add_category(
+        uow,
+        session_id=session_id,
+        zone_id=zone.id,
+        name="Entrée gratuite (inscription)",
+        price_xof=0,
+    )
+
+
+def _after_games(uow: UnitOfWork, now: dt.datetime, venue: Any) -> int:
+    """Two sessions dated from today, so every after-sale step works in the demo whatever
+    the date: the Games' own sessions are past once they ended (transfers close and gates
+    refuse tickets after a session). Created again when the previous ones have passed."""
+    tenant_id = uow.require_tenant()
+    event_id = uow.session.scalar(
+        sa.select(TicketedEvent.id).where(
+            TicketedEvent.tenant_id == tenant_id, TicketedEvent.name == AFTER_EVENT_NAME
+        )
+    )
+    if event_id is None:
+        event_id = catalogue.create_event(
+            uow,
+            name=AFTER_EVENT_NAME,
+            description="Événements fictifs datés d'aujourd'hui, pour essayer la billetterie "
+            "de bout en bout (tarifs illustratifs).",
+        ).id
+    upcoming = uow.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(TicketSession)
+        .where(TicketSession.event_id == event_id, TicketSession.starts_at > now)
+    )
+    if upcoming:
+        return 0
+    day = dt.datetime.combine(now.date(), dt.time(0, 0), tzinfo=dt.UTC)
+    capacity = min(venue.capacity or DEFAULT_CAPACITY, 5000)
+    for name, start, hours, paid in (
+        (
+            "Match de gala — Dakar en fête (démonstration)",
+            day + dt.timedelta(days=14, hours=18),
+            3,
+            True,
+        ),
+        (
+            "Journée portes ouvertes sportives (démonstration)",
+            day + dt.timedelta(days=7, hours=10),
+            6,
+            False,
+        ),
+    ):
+        s = catalogue.create_session(
+            uow,
+            event_id=event_id,
+            name=name,
+            starts_at=start,
+            ends_at=start + dt.timedelta(hours=hours),
+            sale_starts_at=now - dt.timedelta(days=1),
+            sale_ends_at=start,
+            venue_id=venue.code,
+            venue_name=venue.name,
+            per_order_limit=PER_PHONE_CAP,
+            per_person_limit=PER_PHONE_CAP,
+            illustrative=True,
+        )
+        (_paid_zones if paid else _free_zone)(uow, s.id, capacity)
+    return 2
 
 
 def load(settings: Settings) -> list[str]:
@@ -74,7 +174,7 @@ def load(settings: Settings) -> list[str]:
             )
             paid = [s for s in sessions if s.medal][:PAID_SESSIONS]
             free = [s for s in sessions if not s.medal][:FREE_SESSIONS]
-            created = 0
+            created = after = 0
             for ps in [*paid, *free]:
                 if ps.id in done:
                     continue
@@ -96,44 +196,13 @@ def load(settings: Settings) -> list[str]:
                     illustrative=True,
                 )
                 if ps.medal:
-                    seats = tribune()
-                    ga = catalogue.add_zone(
-                        uow, session_id=s.id, name="Gradins", capacity=capacity - len(seats)
-                    )
-                    for name, price in PAID_TIERS_XOF:
-                        catalogue.add_category(
-                            uow,
-                            session_id=s.id,
-                            zone_id=ga.id,
-                            name=name,
-                            price_xof=price,
-                            quota=(capacity - len(seats)) // 2 if price > 1000 else None,
-                        )
-                    seated = catalogue.add_zone(
-                        uow,
-                        session_id=s.id,
-                        name="Tribune d'honneur",
-                        seats=seats,
-                    )
-                    catalogue.add_category(
-                        uow,
-                        session_id=s.id,
-                        zone_id=seated.id,
-                        name="Tribune d'honneur",
-                        price_xof=SEATED_PRICE_XOF,
-                    )
+                    _paid_zones(uow, s.id, capacity)
                 else:
-                    zone = catalogue.add_zone(
-                        uow, session_id=s.id, name="Accès libre", capacity=capacity
-                    )
-                    catalogue.add_category(
-                        uow,
-                        session_id=s.id,
-                        zone_id=zone.id,
-                        name="Entrée gratuite (inscription)",
-                        price_xof=0,
-                    )
+                    _free_zone(uow, s.id, capacity)
                 created += 1
+            if venues:
+                biggest = max(venues.values(), key=lambda v: v.capacity or 0)
+                after = _after_games(uow, now, biggest)
             if paid:
                 # The last final sells behind a waiting room, to show the rush flow; its
                 # rate admits a newcomer within seconds.
@@ -160,5 +229,6 @@ def load(settings: Settings) -> list[str]:
     return [
         f"ticketing: {len(paid)} paid medal sessions (1000-5000 XOF, illustrative, "
         f"{len(TRIBUNE_ROWS) * TRIBUNE_PER_ROW}-seat tribune map with wheelchair places), "
-        f"{len(free)} free sessions (cap {PER_PHONE_CAP} per phone); created {created}"
+        f"{len(free)} free sessions (cap {PER_PHONE_CAP} per phone); created {created}",
+        f"ticketing: 2 sessions dated from today ({AFTER_EVENT_NAME}); created {after}",
     ]

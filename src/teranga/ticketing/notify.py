@@ -56,8 +56,9 @@ def received_text(giver_masked: str | None, session_name: str, link: str) -> str
     end = gsm7(f". Votre billet : {link}")
     room = SMS_MAX - len(start) - len(end)
     name = gsm7(" ".join(session_name.split()))
-    if len(name) > room:
-        name = name[: max(0, room - 3)].rstrip() + "..." if room > 3 else ""
+    if len(name) > room:  # cut at a word, and let the ellipsis stand for the full stop
+        cut = name[: max(0, room - 2)].rsplit(" ", 1)[0].rstrip(" .,;:-(")
+        return f"{start}{cut}...{end[1:]}" if room > 3 else f"{start}{end[2:]}"
     return f"{start}{name}{end}"
 
 

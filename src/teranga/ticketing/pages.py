@@ -53,8 +53,13 @@ def qr_svg(text: str) -> str:
 
 @router.get("/billetterie", dependencies=Public)
 def sessions_page(request: Request, container: ContainerDep, tenant: PublicTenantDep) -> Response:
+    now = container.clock.now()
     with container.uow(tenant) as uow:
-        found = catalogue.list_sessions(uow, on_sale_at=container.clock.now())
+        # Coming sessions first (soonest first), then those already over.
+        found = sorted(
+            catalogue.list_sessions(uow, on_sale_at=now),
+            key=lambda s: (s.ends_at <= now, s.starts_at),
+        )
         prices = {
             s.id: sorted({c.price_xof for c in catalogue.categories_of(uow, s.id)}) for s in found
         }
