@@ -4,9 +4,9 @@ Policy from data/joj2026/prices-and-capacities.yaml (``demo_assumption_joj_prici
 most sessions are free with registration, capped at 4 places per phone; medal sessions are
 paid at 1,000 / 2,000 / 5,000 XOF. These prices are demo assumptions, not JOJ prices, and
 every demo session is marked ``illustrative``. Sales stay open 30 days after loading so the
-flow can be tried whatever today's date is, and two sessions of the event "Après les JOJ
-(démonstration)" are dated from the day of loading, so that transfers and gate scans (closed
-once a session is over) can be tried after the Games too.
+flow can be tried whatever today's date is, and three sessions of the event "Après les JOJ
+(démonstration)" are dated from the day of loading (one of them within the next hours), so
+that transfers and gate scans (closed once a session is over) can be tried after the Games.
 """
 
 from __future__ import annotations
@@ -86,9 +86,10 @@ def _free_zone(uow: UnitOfWork, session_id: uuid.UUID, capacity: int) -> None:
 
 
 def _after_games(uow: UnitOfWork, now: dt.datetime, venue: Any) -> int:
-    """Two sessions dated from today, so every after-sale step works in the demo whatever
-    the date: the Games' own sessions are past once they ended (transfers close and gates
-    refuse tickets after a session). Created again when the previous ones have passed."""
+    """Sessions dated from today, so every step works in the demo whatever the date: the
+    Games' own sessions are past once they ended (transfers close, gates refuse tickets
+    after a session). The first one starts in two hours: its gates are open now (they open
+    four hours before). Each is created again once the previous one of its name is over."""
     tenant_id = uow.require_tenant()
     event_id = uow.session.scalar(
         sa.select(TicketedEvent.id).where(
@@ -100,31 +101,36 @@ def _after_games(uow: UnitOfWork, now: dt.datetime, venue: Any) -> int:
             uow,
             name=AFTER_EVENT_NAME,
             description="Événements fictifs datés d'aujourd'hui, pour essayer la billetterie "
-            "de bout en bout (tarifs illustratifs).",
+            "et le contrôle d'accès de bout en bout (tarifs illustratifs).",
         ).id
-    upcoming = uow.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(TicketSession)
-        .where(TicketSession.event_id == event_id, TicketSession.starts_at > now)
+    live = set(
+        uow.session.scalars(
+            sa.select(TicketSession.name).where(
+                TicketSession.event_id == event_id, TicketSession.ends_at > now
+            )
+        )
     )
-    if upcoming:
-        return 0
-    day = dt.datetime.combine(now.date(), dt.time(0, 0), tzinfo=dt.UTC)
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    day = hour.replace(hour=0)
     capacity = min(venue.capacity or DEFAULT_CAPACITY, 5000)
+    created = 0
     for name, start, hours, paid in (
-        (
-            "Match de gala — Dakar en fête (démonstration)",
-            day + dt.timedelta(days=14, hours=18),
-            3,
-            True,
-        ),
+        ("Entraînement ouvert au public (démonstration)", hour + dt.timedelta(hours=2), 4, False),
         (
             "Journée portes ouvertes sportives (démonstration)",
             day + dt.timedelta(days=7, hours=10),
             6,
             False,
         ),
+        (
+            "Match de gala — Dakar en fête (démonstration)",
+            day + dt.timedelta(days=14, hours=18),
+            3,
+            True,
+        ),
     ):
+        if name in live:
+            continue
         s = catalogue.create_session(
             uow,
             event_id=event_id,
@@ -132,7 +138,7 @@ def _after_games(uow: UnitOfWork, now: dt.datetime, venue: Any) -> int:
             starts_at=start,
             ends_at=start + dt.timedelta(hours=hours),
             sale_starts_at=now - dt.timedelta(days=1),
-            sale_ends_at=start,
+            sale_ends_at=start + dt.timedelta(hours=hours),
             venue_id=venue.code,
             venue_name=venue.name,
             per_order_limit=PER_PHONE_CAP,
@@ -140,7 +146,8 @@ def _after_games(uow: UnitOfWork, now: dt.datetime, venue: Any) -> int:
             illustrative=True,
         )
         (_paid_zones if paid else _free_zone)(uow, s.id, capacity)
-    return 2
+        created += 1
+    return created
 
 
 def load(settings: Settings) -> list[str]:
@@ -230,5 +237,6 @@ def load(settings: Settings) -> list[str]:
         f"ticketing: {len(paid)} paid medal sessions (1000-5000 XOF, illustrative, "
         f"{len(TRIBUNE_ROWS) * TRIBUNE_PER_ROW}-seat tribune map with wheelchair places), "
         f"{len(free)} free sessions (cap {PER_PHONE_CAP} per phone); created {created}",
-        f"ticketing: 2 sessions dated from today ({AFTER_EVENT_NAME}); created {after}",
+        f"ticketing: 3 sessions dated from today ({AFTER_EVENT_NAME}; the first one's gates "
+        f"are open now); created {after}",
     ]
