@@ -68,3 +68,31 @@ def test_a_session_of_the_day_can_be_bought_given_and_scanned(tmp_path: Path) ->
         ]
     finally:
         container.dispose()
+
+
+def test_sessions_created_after_the_first_load_join_the_demo_gates(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    schema.upgrade(settings.resolved_admin_url)
+    demo.load(settings)
+    container = build_container(settings)
+    try:
+        with container.uow() as uow:
+            tid = tenancy.get_by_slug(uow, settings.default_tenant).id
+        with container.uow(tid) as uow:
+            first = catalogue.list_sessions(uow)[0]
+            later = catalogue.create_session(
+                uow,
+                event_id=first.event_id,
+                name="Séance ajoutée plus tard",
+                starts_at=first.starts_at,
+                ends_at=first.ends_at,
+                sale_starts_at=first.sale_starts_at,
+                sale_ends_at=first.sale_ends_at,
+            )
+        lines = demo.load(settings)
+        assert "access: demo gates present; 1 new sessions on the spectators' list" in lines
+        with container.uow(tid) as uow:
+            (spectators,) = [x for x in access.list_lists(uow) if x.name.startswith("Spect")]
+            assert str(later.id) in spectators.session_ids
+    finally:
+        container.dispose()

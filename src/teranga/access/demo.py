@@ -8,7 +8,7 @@ import uuid
 import sqlalchemy as sa
 
 from teranga.access import service
-from teranga.access.models import Gate
+from teranga.access.models import CheckinList, Gate
 from teranga.config import Settings
 from teranga.container import build_container
 from teranga.platform.uow import UnitOfWork
@@ -25,6 +25,9 @@ PEOPLE = (
 )
 
 
+SPECTATORS = "Spectateurs — séances de la démo"
+
+
 def _ticket_sessions(uow: UnitOfWork) -> list[uuid.UUID]:
     from teranga.ticketing import api as ticketing
 
@@ -37,12 +40,24 @@ def load(settings: Settings) -> list[str]:
         with container.uow() as uow:
             tid = tenancy.get_by_slug(uow, settings.default_tenant).id
         with container.uow(tid) as uow:
-            if uow.session.scalar(sa.select(sa.func.count()).select_from(Gate)):
-                return ["access: demo gates present"]
             sessions = _ticket_sessions(uow)
+            if uow.session.scalar(sa.select(sa.func.count()).select_from(Gate)):
+                # Later loads: sessions created since (the ticketing demo dates some from
+                # today) join the spectators' list, so their tickets open the demo gates.
+                spectators_list = uow.session.scalar(
+                    sa.select(CheckinList).where(CheckinList.name == SPECTATORS)
+                )
+                added = 0
+                if spectators_list is not None:
+                    known = set(spectators_list.session_ids)
+                    new = [str(s) for s in sessions if str(s) not in known]
+                    if new:
+                        spectators_list.session_ids = [*spectators_list.session_ids, *new]
+                        added = len(new)
+                return [f"access: demo gates present; {added} new sessions on the spectators' list"]
             spectators = service.create_list(
                 uow,
-                name="Spectateurs — séances de la démo",
+                name=SPECTATORS,
                 session_ids=sessions,
                 opens_at=None,
             )
