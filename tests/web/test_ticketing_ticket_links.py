@@ -11,6 +11,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from teranga.platform.sms import LogSmsSender
+from tests.factories import bearer, make_principal_token
 from tests.web.test_ticketing_api import Api, _session
 from tests.web.test_ticketing_transfer_pages import _form, _free_order, web  # noqa: F401
 
@@ -169,3 +170,25 @@ def test_sandbox_sms_inbox_shows_a_number_s_messages_outside_prod(web: Api) -> N
         assert web.client.get("/bac-a-sable/sms").status_code == 404
     finally:
         web.container.settings.env = env
+
+
+def test_box_office_reprint_leaves_out_tickets_given_away(web: Api) -> None:  # noqa: F811
+    ids = _session(web, price=0, per_person=4)
+    giver = _free_order(web, ids, "771234599", qty=2)
+    order_id, token = giver["order"]["id"], giver["access_token"]
+    given = giver["order"]["tickets"][0]
+    desk = bearer(make_principal_token(web.container, web.tenant, "box-office"))
+    url = f"{API}/boxoffice/orders/{order_id}/tickets.pdf"
+    pages = re.compile(rb"/Type /Page\b(?!s)")
+    assert len(pages.findall(web.client.get(url, headers=desk).content)) == 2
+    r = _transfer(web, given["id"], "78 999 00 11", "tr-rp", **{"X-Order-Token": token})
+    assert r.status_code == 201, r.text
+    pdf = web.client.get(url, headers=desk)
+    assert pdf.status_code == 200
+    assert len(pages.findall(pdf.content)) == 1  # the given ticket is its new holder's
+    kept = giver["order"]["tickets"][1]
+    r = _transfer(web, kept["id"], "78 999 00 12", "tr-rp2", **{"X-Order-Token": token})
+    assert r.status_code == 201, r.text
+    none_left = web.client.get(url, headers=desk)
+    assert none_left.status_code == 409
+    assert none_left.json()["code"] == "ticketing.nothing_to_print"

@@ -527,15 +527,18 @@ def checkout(
     return CheckoutResult(view, token)
 
 
-def get_order(uow: UnitOfWork, order_id: uuid.UUID, *, token: str | None = None) -> OrderView:
+def get_order(
+    uow: UnitOfWork, order_id: uuid.UUID, *, token: str | None = None, buyer_view: bool = False
+) -> OrderView:
     """An order by id; with ``token`` (public access) the bearer secret must match and only
-    the tickets the buyer still holds are listed. Without (staff), every valid ticket."""
+    the tickets the buyer still holds are listed. Without (staff), every valid ticket,
+    unless ``buyer_view`` (a reprint for the buyer: not the tickets they gave away)."""
     order = uow.session.get(Order, order_id)
     if order is None or order.tenant_id != uow.require_tenant():
         raise NotFound("ticketing.order_not_found", "no such order")
     if token is not None and not secrets.compare_digest(access_hash(token), order.access_hash):
         raise NotFound("ticketing.order_not_found", "no such order")
-    return order_view(uow, order, all_holders=token is None)
+    return order_view(uow, order, all_holders=token is None and not buyer_view)
 
 
 # -- payment confirmation --------------------------------------------------------------

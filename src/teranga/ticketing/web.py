@@ -786,11 +786,16 @@ def setup(app: FastAPI, container: Container) -> None:
     responses={200: {"content": {"application/pdf": {}}}},
 )
 def reprint(order_id: uuid.UUID, p: BoxReprint, container: ContainerDep) -> Response:
-    """Reprint an order's valid tickets (A6 PDF, one page per ticket) at the counter."""
+    """Reprint the tickets the buyer still holds (A6 PDF, one page per ticket) at the
+    counter: a ticket given to another phone is its new holder's, not reprinted here."""
     from teranga.ticketing.pages import pdf_response
 
     with container.uow(p.tenant_id) as uow:
-        order = sales.get_order(uow, order_id)
+        order = sales.get_order(uow, order_id, buyer_view=True)
+        if not order.tickets:
+            raise Conflict(
+                "ticketing.nothing_to_print", "the buyer holds no valid ticket of this order"
+            )
         session = catalogue.get_session(uow, order.session_id)
         audit.record(
             uow,
