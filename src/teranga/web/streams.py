@@ -316,6 +316,10 @@ class _RawClient(_Client):
             self.disconnected = True
             self.close()
 
+    def close(self) -> None:
+        super().close()
+        self.writing = True  # nothing more goes to the socket: write() returns at once
+
     def cut(self) -> None:
         """Too slow: drop the connection and what it has not read (it resumes by replay)."""
         self.overflow = True
