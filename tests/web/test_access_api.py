@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import uuid
 from collections.abc import Iterator
@@ -9,10 +10,14 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from teranga.access import codes, service
 from teranga.config import Settings
 from teranga.container import Container
+from teranga.ticketing import sales
+from teranga.ticketing.domain import normalise_code
 from teranga.web.app import create_app
 from tests.factories import bearer, make_principal_token, make_tenant
+from tests.integration.test_ticketing_flow import T0, make_session
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -144,3 +149,47 @@ def test_badge_page_shows_qr(client: TestClient) -> None:
     assert page.status_code == 200
     assert "Khady Sow" in page.text
     assert "<svg" in page.text
+
+
+def test_bundle_codes_over_http_sync_once_and_tenant_isolation(client: TestClient) -> None:
+    container = _container(client)
+    st = make_session(container)
+    other = make_tenant(container)
+    with container.uow(st.tenant) as uow:
+        sold = sales.box_office_sale(
+            uow, session_id=st.session, category_id=st.ga_cat, quantity=1, actor_id=None, now=T0
+        ).order.tickets[0]
+        lst = service.create_list(uow, name="Spectateurs", session_ids=[st.session])
+        gid = service.create_gate(uow, name="Porte A", cluster="Nord", list_ids=[lst.id]).id
+    agent = bearer(make_principal_token(container, st.tenant, "gate-agent"))
+    b = client.get(f"/api/v1/access/gates/{gid}/bundle", headers=agent)
+    assert b.status_code == 200
+    section = b.json()["codes"]
+    salt = base64.urlsafe_b64decode(section["salt"] + "=" * (-len(section["salt"]) % 4))
+    (row,) = section["tickets"]
+    assert row[0] == codes.code_digest(salt, normalise_code(sold.code))
+    ticket_id = uuid.UUID(bytes=base64.urlsafe_b64decode(row[1] + "=="))
+    assert ticket_id == sold.id
+    # Another tenant's gate agent cannot read this gate's bundle.
+    foreign = bearer(make_principal_token(container, other, "gate-agent"))
+    assert client.get(f"/api/v1/access/gates/{gid}/bundle", headers=foreign).status_code == 404
+    # A typed code admitted offline syncs like a QR scan (credential id from the bundle),
+    # and a resent batch is recorded once.
+    scan = {
+        "nonce": "web-1",
+        "list_id": str(lst.id),
+        "credential_id": str(ticket_id),
+        "at": NOW.isoformat(),
+        "accepted": True,
+        "reason": "ok",
+    }
+    for status in ("recorded", "duplicate"):
+        r = client.post(
+            f"/api/v1/access/gates/{gid}/sync",
+            json={"scanner_id": "phone-1", "scans": [scan]},
+            headers=agent,
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["outcomes"] == [{"nonce": "web-1", "status": status}]
+    entries = client.get(f"/api/v1/access/gates/{gid}/bundle", headers=agent).json()["entries"]
+    assert [e["credential_id"] for e in entries] == [str(ticket_id)]

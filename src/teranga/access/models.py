@@ -20,6 +20,9 @@ class Gate(IdMixin, TenantScoped, Base):
     cluster: Mapped[str] = mapped_column(sa.String(100))
     list_ids: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # HMAC key of the short-code digests in this gate's offline bundle (teranga.access.codes);
+    # NULL until first needed, and set back to NULL (or replaced) to rotate it.
+    code_salt: Mapped[bytes | None] = mapped_column(sa.LargeBinary, nullable=True)
 
 
 class CheckinList(IdMixin, TenantScoped, Base):

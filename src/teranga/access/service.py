@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.serialization import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from teranga.access import credentials, tickets
+from teranga.access import codes, credentials, tickets
 from teranga.access.domain import (
     ACCEPT,
     AccreditationRole,
@@ -121,10 +121,40 @@ def create_gate(uow: UnitOfWork, *, name: str, cluster: str, list_ids: Sequence[
         name=name.strip(),
         cluster=cluster.strip() or name.strip(),
         list_ids=_uuid_list(list_ids),
+        code_salt=codes.new_salt(),
     )
     uow.session.add(gate)
     uow.session.flush()
     return gate
+
+
+def rotate_code_salt(uow: UnitOfWork, gate_id: uuid.UUID) -> None:
+    """Draw a new salt for the gate's short-code digests (do it when a scanner is lost):
+    scanners see the new salt in their next bundle and fetch a full one with new digests."""
+    get_gate(uow, gate_id).code_salt = codes.new_salt()
+    uow.session.flush()
+
+
+def _code_salt(uow: UnitOfWork, gate: Gate) -> bytes:
+    """The gate's salt, drawn on first use for gates made before salts existed (or whose
+    salt was cleared). Concurrent first bundles race on a conditional UPDATE: one sets it,
+    every one of them then reads that one."""
+    if gate.code_salt:
+        return gate.code_salt
+    uow.session.execute(
+        sa.update(Gate)
+        .where(Gate.tenant_id == uow.require_tenant(), Gate.id == gate.id, Gate.code_salt.is_(None))
+        .values(code_salt=codes.new_salt())
+        .execution_options(synchronize_session=False)
+    )
+    salt = uow.session.scalar(
+        sa.select(Gate.code_salt)
+        .where(Gate.tenant_id == uow.require_tenant(), Gate.id == gate.id)
+        .execution_options(populate_existing=True)
+    )
+    if not salt:  # pragma: no cover - the UPDATE above or a concurrent one set it
+        raise RuntimeError("gate code salt missing")
+    return salt
 
 
 def get_list(uow: UnitOfWork, list_id: uuid.UUID) -> CheckinList:
@@ -771,8 +801,9 @@ def _parse_cursor(cursor: str | None) -> dt.datetime | None:
 def bundle(
     uow: UnitOfWork, *, gate_id: uuid.UUID, since: str | None, now: dt.datetime
 ) -> dict[str, object]:
-    """What a scanner needs to decide alone: keys, rules, revocations and entries (deltas
-    since ``since``), plus the cursor to send next time."""
+    """What a scanner needs to decide alone: keys, rules, revocations, entries and the
+    digests of the short codes of valid tickets (deltas since ``since``), plus the cursor
+    to send next time. See ``teranga.access.codes`` for the digests and their limits."""
     tid = uow.require_tenant()
     gate = get_gate(uow, gate_id)
     lists = [get_list(uow, uuid.UUID(lid)) for lid in gate.list_ids]
@@ -797,6 +828,11 @@ def bundle(
     if after is not None:
         entered_q = entered_q.where(ScanRow.received_at > after)
     session_ids = sorted({s for row in lists for s in row.session_ids})
+    session_uuids = [uuid.UUID(s) for s in session_ids]
+    ticket_codes = codes.bundle_codes(
+        _code_salt(uow, gate),
+        tickets.codes_for_sessions(uow, session_uuids, after) if session_ids else [],
+    )
     return {
         "gate": {"id": str(gate.id), "name": gate.name, "cluster": gate.cluster},
         "generated_at": now.isoformat(),
@@ -829,11 +865,7 @@ def bundle(
                 }
                 for k, pk in badge_public_keys(uow).items()
             ],
-            "ticket": (
-                tickets.public_keys_for_sessions(uow, [uuid.UUID(s) for s in session_ids])
-                if session_ids
-                else []
-            ),
+            "ticket": (tickets.public_keys_for_sessions(uow, session_uuids) if session_ids else []),
         },
         "revoked": sorted(
             [str(i) for i in uow.session.scalars(revoked_badges)]
@@ -849,6 +881,7 @@ def bundle(
             }
             for r in uow.session.execute(entered_q)
         ],
+        "codes": ticket_codes,
     }
 
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from teranga.access.domain import Credential
 from teranga.platform.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from teranga.ticketing.api import TicketClaims
 
 
 def decode(uow: UnitOfWork, text: str) -> Credential | None:
@@ -18,6 +22,10 @@ def decode(uow: UnitOfWork, text: str) -> Credential | None:
     claims = ticketing.verify_ticket_text(uow, text)
     if claims is None:
         return None
+    return _credential(claims)
+
+
+def _credential(claims: TicketClaims) -> Credential:
     return Credential(
         kind="ticket",
         credential_id=claims.ticket_id,
@@ -48,3 +56,15 @@ def revoked_since(uow: UnitOfWork, after: dt.datetime | None) -> list[str]:
     from teranga.ticketing import api as ticketing
 
     return [str(t) for t in ticketing.revoked_since(uow, after)]
+
+
+def codes_for_sessions(
+    uow: UnitOfWork, session_ids: Sequence[uuid.UUID], after: dt.datetime | None
+) -> list[tuple[str, Credential]]:
+    """(short code, credential) of the valid tickets of these sessions issued after ``after``."""
+    from teranga.ticketing import api as ticketing
+
+    return [
+        (t.code, _credential(t.claims))
+        for t in ticketing.codes_for_sessions(uow, session_ids, after)
+    ]

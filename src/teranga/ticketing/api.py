@@ -3,6 +3,7 @@
     from teranga.ticketing import api as ticketing
     claims = ticketing.verify_ticket_text(uow, scanned)   # QR text or short code, or None
     ticketing.is_revoked(uow, claims.ticket_id)
+    ticketing.codes_for_sessions(uow, session_ids, since)  # short codes for offline gates
 
 The signed payload layout is documented on ``TicketClaims`` (``teranga.ticketing.domain``).
 """
@@ -13,6 +14,7 @@ import base64
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -26,6 +28,7 @@ from teranga.ticketing.domain import (
     code_is_well_formed,
     normalise_code,
     session_tag,
+    unpack_claims,
     verify_payload,
 )
 from teranga.ticketing.fulfilment import FulfilmentResult, on_payment_confirmed, on_payment_failed
@@ -35,6 +38,8 @@ __all__ = [
     "PAYLOAD_VERSION",
     "FulfilmentResult",
     "TicketClaims",
+    "TicketCode",
+    "codes_for_sessions",
     "is_revoked",
     "on_payment_confirmed",
     "on_payment_failed",
@@ -123,6 +128,34 @@ def revoked_since(uow: UnitOfWork, after: dt.datetime | None) -> list[uuid.UUID]
     if after is not None:
         q = q.where(Ticket.revoked_at > after)
     return list(uow.session.scalars(q.order_by(Ticket.revoked_at, Ticket.id)))
+
+
+@dataclass(frozen=True)
+class TicketCode:
+    """A valid ticket's short code (normalised, as stored) and its signed claims."""
+
+    code: str
+    claims: TicketClaims
+
+
+def codes_for_sessions(
+    uow: UnitOfWork, session_ids: Sequence[uuid.UUID], since: dt.datetime | None
+) -> list[TicketCode]:
+    """Short codes and claims of the valid tickets of these sessions, issued after
+    ``since`` when given (a transfer issues a new ticket, so it shows up here; the old one
+    is in ``revoked_since``). The codes are bearer secrets: callers ship digests of them,
+    never the codes. Claims come from our own stored payloads, so no signature check."""
+    if not session_ids:
+        return []
+    q = sa.select(Ticket.code, Ticket.payload).where(
+        Ticket.tenant_id == uow.require_tenant(),
+        Ticket.session_id.in_(list(session_ids)),
+        Ticket.status == TicketStatus.VALID.value,
+    )
+    if since is not None:
+        q = q.where(Ticket.issued_at > since)
+    rows = uow.session.execute(q.order_by(Ticket.issued_at, Ticket.id))
+    return [TicketCode(code, unpack_claims(bytes(payload))) for code, payload in rows]
 
 
 def session_ids(uow: UnitOfWork) -> list[uuid.UUID]:

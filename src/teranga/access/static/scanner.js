@@ -13,6 +13,11 @@
   let online = false;
   let keys = { ticket: {}, badge: {} };
   let lists = [];
+  // Digests of typed short codes, kept apart from `state` so that saving a scan does not
+  // rewrite thousands of them: { salt, digestBytes, tags: [session tag], map: {digest: row} }.
+  const codesStore = store + "-codes";
+  let codes = loadCodes();
+  let codeKey = null;  // the HMAC key imported from codes.salt
 
   function rnd() {
     const a = new Uint8Array(8); crypto.getRandomValues(a);
@@ -20,6 +25,11 @@
   }
   function load() { try { return JSON.parse(localStorage.getItem(store)); } catch { return null; } }
   function save() { localStorage.setItem(store, JSON.stringify(state)); }
+  function loadCodes() { try { return JSON.parse(localStorage.getItem(codesStore)); } catch { return null; } }
+  function saveCodes() {
+    // A full storage must not stop the gate: the digests stay in memory until the next load.
+    try { localStorage.setItem(codesStore, JSON.stringify(codes)); } catch (e) { console.warn("codes not stored", e); }
+  }
 
   // -- encodings ------------------------------------------------------------------------
   const B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
@@ -51,6 +61,8 @@
     return new Uint8Array(out);
   }
   const b64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+  const b64url = (s) => b64(s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) % 4));
+  const toB64url = (u) => btoa(String.fromCharCode(...u)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   const hex = (u) => Array.from(u, (b) => b.toString(16).padStart(2, "0")).join("");
   function uuidOf(u) {
     const h = hex(u);
@@ -72,8 +84,57 @@
       closes: l.closes_at ? Date.parse(l.closes_at) : null }));
   }
 
+  // -- typed short codes (teranga/ticketing/domain.py, teranga/access/codes.py) ------------
+  const CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+  const CODE_LEN = 10;  // 9 random characters and a Luhn mod 32 check character
+  function normaliseCode(raw) { return raw.toUpperCase().replace(/[^\p{L}\p{N}]/gu, ""); }
+  function luhnCheck(body) {
+    const n = CODE_ALPHABET.length; let factor = 2, total = 0;
+    for (let i = body.length - 1; i >= 0; i--) {
+      const addend = factor * CODE_ALPHABET.indexOf(body[i]);
+      factor = factor === 2 ? 1 : 2;
+      total += Math.floor(addend / n) + (addend % n);
+    }
+    return CODE_ALPHABET[(n - (total % n)) % n];
+  }
+  function codeWellFormed(c) {
+    if (c.length !== CODE_LEN || [...c].some((ch) => !CODE_ALPHABET.includes(ch))) return false;
+    return luhnCheck(c.slice(0, -1)) === c[CODE_LEN - 1];
+  }
+  async function lookupCode(code) {
+    if (!codes || !codes.salt) return null;
+    if (!codeKey) {
+      codeKey = await crypto.subtle.importKey(
+        "raw", b64url(codes.salt), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    }
+    const mac = new Uint8Array(await crypto.subtle.sign("HMAC", codeKey, new TextEncoder().encode(code)));
+    const row = codes.map[toB64url(mac.slice(0, codes.digestBytes))];
+    if (!row) return null;
+    // The same credential as a verified QR, in the same units (minutes -> ms).
+    return { kind: "ticket", id: uuidOf(b64url(row[0])), tag: codes.tags[row[1]],
+             zone: row[2], category: row[3], from: row[4] * 60000, until: row[5] * 60000 };
+  }
+  function learnCodes(section, full) {
+    if (!section) return;
+    if (full || !codes || codes.salt !== section.salt) {
+      codes = { salt: section.salt, digestBytes: section.digest_bytes, tags: [], map: {} };
+      codeKey = null;
+    }
+    for (const [digest, id, si, zone, category, from, until] of section.tickets) {
+      const tag = section.session_tags[si];
+      let ti = codes.tags.indexOf(tag);
+      if (ti < 0) { ti = codes.tags.length; codes.tags.push(tag); }
+      codes.map[digest] = [id, ti, zone, category, from, until];
+    }
+    saveCodes();
+  }
+
   // -- offline verification (same byte layouts as the server) -----------------------------
   async function verify(text) {
+    // Like the server (ticketing verify_ticket_text): a well-formed short code is looked up;
+    // a mistyped one (bad check character) goes on and fails as an unknown QR text.
+    const code = normaliseCode(text);
+    if (code.length <= 12 && codeWellFormed(code)) return lookupCode(code);
     text = text.trim().toUpperCase();
     const dv = (u) => new DataView(u.buffer, u.byteOffset, u.byteLength);
     if (text.startsWith("TB1")) {  // accreditation badge
@@ -167,7 +228,13 @@
       const r = await call("GET", url, null, 8000);
       if (!r.ok) throw new Error("bundle " + r.status);
       const b = await r.json();
+      if (!b.full && b.codes && (!codes || codes.salt !== b.codes.salt)) {
+        // The gate's code salt changed (rotated) or we hold no digests: start over in full.
+        state.cursor = null;
+        return refresh();
+      }
       if (b.full) { state.presence = {}; state.revoked = []; }
+      learnCodes(b.codes, b.full);
       state.bundle = { lists: b.lists, keys: b.keys };
       for (const id of b.revoked) if (!state.revoked.includes(id)) state.revoked.push(id);
       for (const e of b.entries) learn(e.list_id, e.credential_id, e.gate, Date.parse(e.at), e.direction);
