@@ -11,7 +11,8 @@ from teranga import demo, schema
 from teranga.access import service as access
 from teranga.container import build_container
 from teranga.tenancy import api as tenancy
-from teranga.ticketing import aftersale, sales
+from teranga.ticketing import aftersale, domain, sales
+from teranga.ticketing import api as ticketing_api
 from teranga.ticketing import service as catalogue
 from tests.conftest import make_settings
 
@@ -61,6 +62,15 @@ def test_a_session_of_the_day_can_be_bought_given_and_scanned(tmp_path: Path) ->
             ).decision
             for text in (ticket.qr, new.qr, new.qr)
         ]
+        with container.uow(tid) as uow:  # why a QR would not decode (key, signature...)
+            why = []
+            for text in (ticket.qr, new.qr):
+                try:
+                    domain.verify_payload(domain.b45decode(text), ticketing_api._tenant_keys(uow))
+                    why.append("ok")
+                except domain.BadPayload as exc:
+                    why.append(str(exc))
+        assert why == ["ok", "ok"], (why, now, today)
         assert [(d.accepted, d.reason.value) for d in results] == [
             (False, "revoked"),  # the giver's old QR
             (True, "ok"),

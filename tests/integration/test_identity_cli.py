@@ -128,7 +128,8 @@ def test_audit_verify_names_the_first_bad_entry(cli_env: Settings) -> None:
                 c.execute(sa.text("ALTER TABLE audit_entries DISABLE TRIGGER USER"))
             c.execute(
                 sa.text(
-                    "UPDATE audit_entries SET target_id = 'x' WHERE tenant_id = :t AND seq = 2"
+                    "UPDATE audit_entries SET target_id = 'x' WHERE id = (SELECT entry_id "
+                    "FROM audit_leaves WHERE tenant_id = :t AND seq = 2)"
                 ).bindparams(sa.bindparam("t", type_=sa.Uuid)),
                 {"t": tid},
             )

@@ -247,7 +247,7 @@ def test_rls_hides_and_refuses_foreign_rows_in_every_tenant_table(
     make_user(container, b, "scorer")  # memberships and audit rows in B
     load_all_models()
     tables = tenant_tables()
-    assert {"memberships", "audit_entries", "audit_heads"} <= set(tables)
+    assert {"memberships", "audit_entries", "audit_leaves"} <= set(tables)
     owner = sa.create_engine(pg_settings.database_admin_url)
     app_engine = container.engine
     try:

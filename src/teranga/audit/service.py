@@ -1,73 +1,87 @@
-"""Append to and verify the per-tenant audit chain.
+"""Append to, read, prove and verify the per-tenant audit log.
 
-Appends are serialised per tenant by locking the tenant's head row (``SELECT ... FOR
-UPDATE`` on PostgreSQL; SQLite transactions already hold the write lock from BEGIN
-IMMEDIATE), so seq is gapless and each entry links to the one before it. ``record`` runs
-in the caller's unit of work: the entry commits or rolls back with the change it reports.
+``record`` runs in the caller's unit of work and takes no lock: it inserts the entry (with
+its leaf hash) and a row in the pending queue, so the entry commits or rolls back with the
+change it reports and concurrent writers never wait on each other. The integrator
+(``integrator.integrate_tenant``) later gives committed entries their gapless ``seq`` as
+leaves of the tenant's RFC 6962 Merkle tree and signs a tree head. ``verify`` recomputes
+everything from the entries up and checks it against the signed heads (and a witness).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.orm import Session
 
+from teranga.audit import merkle
 from teranga.audit.domain import (
     ACTION_RE,
-    GENESIS,
     BadEntry,
     EntryFields,
+    TreeHead,
     check_details,
-    entry_hash,
+    entry_leaf_hash,
+    tree_head_message,
 )
-from teranga.audit.models import AuditEntry, AuditHead
-from teranga.platform.errors import ValidationFailed
+from teranga.audit.models import (
+    AuditEntry,
+    AuditLeaf,
+    AuditPending,
+    AuditSigningKey,
+    AuditTreeHead,
+)
+from teranga.platform.errors import NotFound, ValidationFailed
 from teranga.platform.ids import new_id
 from teranga.platform.uow import UnitOfWork
 
 VERIFY_BATCH = 1000
+EMPTY_ROOT = merkle.EMPTY_ROOT.hex()
 
 
 @dataclass(frozen=True)
 class EntryInfo:
-    seq: int
+    """``seq`` is None for an entry committed but not yet integrated into the tree."""
+
+    seq: int | None
     at: dt.datetime
     actor_id: uuid.UUID | None
     action: str
     target_type: str
     target_id: str
     details: dict[str, Any]
-    hash: str
+    hash: str  # the RFC 6962 leaf hash
 
 
-def _select_head(session: Session, tenant_id: uuid.UUID) -> AuditHead | None:
-    return session.scalar(
-        sa.select(AuditHead)
-        .where(AuditHead.tenant_id == tenant_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+@dataclass(frozen=True)
+class InclusionProof:
+    head: TreeHead
+    seq: int
+    leaf_hash: str
+    proof: list[str]
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    first_size: int
+    first_root: str
+    head: TreeHead
+    proof: list[str]
+
+
+def fields_of(e: AuditEntry) -> EntryFields:
+    return EntryFields(
+        e.tenant_id, e.at, e.actor_id, e.action, e.target_type, e.target_id, e.details
     )
-
-
-def _lock_head(session: Session, tenant_id: uuid.UUID) -> AuditHead:
-    """Lock (creating on first use) the tenant's head row; concurrent appends queue here."""
-    head = _select_head(session, tenant_id)
-    if head is not None:
-        return head
-    values = {"id": new_id(), "tenant_id": tenant_id, "seq": 0, "hash": GENESIS}
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    # Two first appends may race: one inserts, the other waits on the unique key and skips.
-    session.execute(insert(AuditHead).values(values).on_conflict_do_nothing())
-    head = _select_head(session, tenant_id)
-    if head is None:  # pragma: no cover - the row exists after the insert above
-        raise RuntimeError("audit head row missing")
-    return head
 
 
 def record(
@@ -78,8 +92,9 @@ def record(
     target_type: str,
     target_id: str,
     details: dict[str, Any] | None = None,
-) -> int:
-    """Append an entry in the unit of work's tenant and transaction; returns its seq.
+) -> uuid.UUID:
+    """Append an entry in the unit of work's tenant and transaction; returns its id (its
+    ``seq`` comes when the integrator adds it to the tree, after commit).
 
     ``details`` must hold no personal data in clear (ids, codes, amounts, blind indexes).
     """
@@ -88,11 +103,8 @@ def record(
         raise ValidationFailed("action", "namespaced code like 'ticketing.order.refunded'")
     details = dict(details or {})
     check_details(details)
-    session = uow.session
-    head = _lock_head(session, tenant_id)
     fields = EntryFields(
         tenant_id=tenant_id,
-        seq=head.seq + 1,
         at=dt.datetime.now(dt.UTC),
         actor_id=actor_id,
         action=action,
@@ -100,42 +112,223 @@ def record(
         target_id=target_id[:80],
         details=details,
     )
-    digest = entry_hash(head.hash, fields)
+    entry_id = new_id()
+    session = uow.session
     session.add(
         AuditEntry(
+            id=entry_id,
             tenant_id=tenant_id,
-            seq=fields.seq,
             at=fields.at,
             actor_id=actor_id,
             action=action,
             target_type=fields.target_type,
             target_id=fields.target_id,
             details=details,
-            prev_hash=head.hash,
-            hash=digest,
+            leaf_hash=entry_leaf_hash(fields),
         )
     )
-    head.seq = fields.seq
-    head.hash = digest
+    session.add(AuditPending(tenant_id=tenant_id, entry_id=entry_id))
     session.flush()
-    return fields.seq
+    uow.on_commit(functools.partial(_mark_pending, tenant_id))
+    return entry_id
 
 
-def _entries(session: Session, tenant_id: uuid.UUID) -> Iterator[AuditEntry]:
-    last = -1
+# Tenants that committed entries in this process since the integrator last looked: it
+# integrates those every few seconds and only sweeps every tenant now and then (entries
+# recorded by other processes, or marks taken by another container in the same process).
+_pending_tenants: set[uuid.UUID] = set()
+_pending_lock = threading.Lock()
+
+
+def _mark_pending(tenant_id: uuid.UUID) -> None:
+    with _pending_lock:
+        _pending_tenants.add(tenant_id)
+
+
+def take_pending_tenants() -> set[uuid.UUID]:
+    with _pending_lock:
+        taken = set(_pending_tenants)
+        _pending_tenants.clear()
+    return taken
+
+
+# -- reading --------------------------------------------------------------------------------
+
+
+def entries(
+    uow: UnitOfWork, *, after_seq: int = 0, limit: int = 100, action: str | None = None
+) -> list[EntryInfo]:
+    """Integrated entries by seq; once those are exhausted, the page is filled with entries
+    still pending integration (``seq`` None, in recording order), which a later call lists
+    again with their seq."""
+    tenant_id = uow.require_tenant()
+    limit = max(1, min(limit, 1000))
+    q = (
+        sa.select(AuditLeaf.seq, AuditEntry)
+        .join(AuditEntry, AuditEntry.id == AuditLeaf.entry_id)
+        .where(AuditLeaf.tenant_id == tenant_id, AuditLeaf.seq > after_seq)
+        .order_by(AuditLeaf.seq)
+        .limit(limit)
+    )
+    pending = (
+        sa.select(AuditEntry)
+        .join(AuditPending, AuditPending.entry_id == AuditEntry.id)
+        .where(AuditPending.tenant_id == tenant_id)
+        .order_by(AuditEntry.at, AuditEntry.id)
+    )
+    if action:
+        q = q.where(AuditEntry.action == action)
+        pending = pending.where(AuditEntry.action == action)
+    out: list[EntryInfo] = [_info(seq, e) for seq, e in uow.session.execute(q)]
+    if len(out) < limit:
+        rows = uow.session.scalars(pending.limit(limit - len(out)))
+        out.extend(_info(None, e) for e in rows)
+    return out
+
+
+def _info(seq: int | None, e: AuditEntry) -> EntryInfo:
+    return EntryInfo(
+        seq, e.at, e.actor_id, e.action, e.target_type, e.target_id, e.details, e.leaf_hash
+    )
+
+
+def _heads(session: Session, tenant_id: uuid.UUID) -> list[AuditTreeHead]:
+    return list(
+        session.scalars(
+            sa.select(AuditTreeHead)
+            .where(AuditTreeHead.tenant_id == tenant_id)
+            .order_by(AuditTreeHead.tree_size)
+        )
+    )
+
+
+def latest_head_row(session: Session, tenant_id: uuid.UUID) -> AuditTreeHead | None:
+    return session.scalar(
+        sa.select(AuditTreeHead)
+        .where(AuditTreeHead.tenant_id == tenant_id)
+        .order_by(AuditTreeHead.tree_size.desc())
+        .limit(1)
+    )
+
+
+def _as_head(row: AuditTreeHead) -> TreeHead:
+    return TreeHead(row.tenant_id, row.tree_size, row.root_hash, row.timestamp_ms, row.signature)
+
+
+def head(uow: UnitOfWork, tenant_id: uuid.UUID | None = None) -> TreeHead:
+    """The tenant's latest signed tree head: copy it to a witness (with ``public_key``)."""
+    tenant_id = tenant_id or uow.require_tenant()
+    row = latest_head_row(uow.session, tenant_id)
+    if row is None:
+        return TreeHead(tenant_id, 0, EMPTY_ROOT, 0, "")
+    return _as_head(row)
+
+
+def public_key(uow: UnitOfWork, tenant_id: uuid.UUID | None = None) -> bytes | None:
+    """The raw Ed25519 public key that signs the tenant's tree heads (None before any)."""
+    tenant_id = tenant_id or uow.require_tenant()
+    row = uow.session.get(AuditSigningKey, tenant_id)
+    return bytes(row.public_key) if row is not None else None
+
+
+def signature_ok(key: bytes | None, h: TreeHead) -> bool:
+    if key is None:
+        return False
+    try:
+        Ed25519PublicKey.from_public_bytes(key).verify(
+            bytes.fromhex(h.signature),
+            tree_head_message(h.tenant_id, h.tree_size, h.timestamp_ms, h.root_hash),
+        )
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def _leaf_hashes(session: Session, tenant_id: uuid.UUID, size: int) -> list[bytes]:
+    """The first ``size`` leaf hashes, checked gapless (a proof over holes proves nothing)."""
+    out: list[bytes] = []
+    last = 0
+    while last < size:
+        batch = list(
+            session.execute(
+                sa.select(AuditLeaf.seq, AuditLeaf.leaf_hash)
+                .where(
+                    AuditLeaf.tenant_id == tenant_id, AuditLeaf.seq > last, AuditLeaf.seq <= size
+                )
+                .order_by(AuditLeaf.seq)
+                .limit(VERIFY_BATCH * 10)
+            )
+        )
+        if not batch:
+            break
+        for seq, digest in batch:
+            if seq != last + 1:
+                raise NotFound("audit.leaf_missing", f"leaf {last + 1} is missing")
+            out.append(bytes.fromhex(digest))
+            last = seq
+    if len(out) != size:
+        raise NotFound("audit.leaf_missing", f"leaf {len(out) + 1} is missing")
+    return out
+
+
+def _signed_head(uow: UnitOfWork, tree_size: int | None) -> TreeHead:
+    tenant_id = uow.require_tenant()
+    if tree_size is None:
+        row = latest_head_row(uow.session, tenant_id)
+    else:
+        row = uow.session.scalar(
+            sa.select(AuditTreeHead).where(
+                AuditTreeHead.tenant_id == tenant_id, AuditTreeHead.tree_size == tree_size
+            )
+        )
+    if row is None:
+        raise NotFound("audit.no_tree_head", "no signed tree head of that size")
+    return _as_head(row)
+
+
+def inclusion_proof(uow: UnitOfWork, seq: int, tree_size: int | None = None) -> InclusionProof:
+    """Audit path of leaf ``seq`` in a signed tree (the latest by default)."""
+    h = _signed_head(uow, tree_size)
+    if not 1 <= seq <= h.tree_size:
+        raise NotFound("audit.not_in_tree", f"entry {seq} is not in the tree of {h.tree_size}")
+    leaves = _leaf_hashes(uow.session, h.tenant_id, h.tree_size)
+    proof = merkle.inclusion_proof(seq - 1, leaves)
+    return InclusionProof(h, seq, leaves[seq - 1].hex(), [p.hex() for p in proof])
+
+
+def consistency_proof(uow: UnitOfWork, first: int, second: int | None = None) -> ConsistencyProof:
+    """Proof that the tree of ``first`` leaves is a prefix of a signed tree (latest by
+    default): an auditor holding an older head checks it with ``merkle.verify_consistency``."""
+    h = _signed_head(uow, second)
+    if not 0 <= first <= h.tree_size:
+        raise ValidationFailed("first", f"must be between 0 and {h.tree_size}")
+    leaves = _leaf_hashes(uow.session, h.tenant_id, h.tree_size)
+    proof = merkle.consistency_proof(first, h.tree_size, leaves)
+    first_root = merkle.root(leaves[:first]).hex()
+    return ConsistencyProof(first, first_root, h, [p.hex() for p in proof])
+
+
+# -- verification ---------------------------------------------------------------------------
+
+
+def _leaves(
+    session: Session, tenant_id: uuid.UUID
+) -> Iterator[tuple[AuditLeaf, AuditEntry | None]]:
+    last = 0
     while True:
         batch = list(
-            session.scalars(
-                sa.select(AuditEntry)
-                .where(AuditEntry.tenant_id == tenant_id, AuditEntry.seq > last)
-                .order_by(AuditEntry.seq)
+            session.execute(
+                sa.select(AuditLeaf, AuditEntry)
+                .outerjoin(AuditEntry, AuditEntry.id == AuditLeaf.entry_id)
+                .where(AuditLeaf.tenant_id == tenant_id, AuditLeaf.seq > last)
+                .order_by(AuditLeaf.seq)
                 .limit(VERIFY_BATCH)
             )
         )
         if not batch:
             return
         yield from batch
-        last = batch[-1].seq
+        last = batch[-1][0].seq
         session.expunge_all()
 
 
@@ -143,68 +336,71 @@ def verify(
     uow: UnitOfWork,
     tenant_id: uuid.UUID | None = None,
     *,
-    witness: tuple[int, str] | None = None,
+    witness: TreeHead | tuple[int, str] | None = None,
 ) -> BadEntry | None:
-    """Recompute the tenant's chain; the first bad entry, or None when intact.
+    """Recompute the tenant's tree; the first bad entry, or None when intact.
 
-    ``witness`` is a (seq, hash) head copied elsewhere earlier (see ``head``): the entry at
-    that seq must still carry that hash, which catches a chain rebuilt end to end by
-    someone able to rewrite both the entries and the head row.
+    Every leaf's hash is recomputed from its entry, leaves must be gapless, and the root at
+    each signed head's size must match that head (whose signature is checked): a failing
+    head names the first leaf after the last head that still matched. ``witness`` is a
+    head (or (size, root hex)) copied elsewhere earlier: the current tree must extend it
+    (RFC 6962 consistency proof), which catches a log rebuilt and re-signed end to end.
+    Entries not yet integrated are not covered until the integrator has run.
     """
     tenant_id = tenant_id or uow.require_tenant()
     session = uow.session
-    prev, expected = GENESIS, 1
-    for e in _entries(session, tenant_id):
-        if witness is not None and e.seq == witness[0] and e.hash != witness[1]:
-            return BadEntry(e.seq, "witness_mismatch")
-        if e.seq != expected:
+    heads = [_as_head(r) for r in _heads(session, tenant_id)]  # read before the leaves
+    key = public_key(uow, tenant_id)
+    for sth in heads:
+        if not signature_ok(key, sth):
+            return BadEntry(sth.tree_size, "bad_signature")
+    signed = heads[-1].tree_size if heads else 0
+    hashes: list[bytes] = []
+    frontier: list[bytes] = []
+    pending = iter(heads)
+    next_head = next(pending, None)
+    good_size = 0
+    beyond = False
+    for leaf, entry in _leaves(session, tenant_id):
+        expected = len(hashes) + 1
+        if expected > signed:
+            beyond = True
+            break
+        if leaf.seq != expected or entry is None:
             return BadEntry(expected, "missing")
-        if e.prev_hash != prev:
-            return BadEntry(e.seq, "broken_link")
-        fields = EntryFields(
-            e.tenant_id,
-            e.seq,
-            e.at,
-            e.actor_id,
-            e.action,
-            e.target_type,
-            e.target_id,
-            e.details,
+        digest = entry_leaf_hash(fields_of(entry))
+        if digest != leaf.leaf_hash or digest != entry.leaf_hash:
+            return BadEntry(expected, "hash_mismatch")
+        leaf_bytes = bytes.fromhex(digest)
+        frontier = merkle.append(frontier, len(hashes), leaf_bytes)
+        hashes.append(leaf_bytes)
+        while next_head is not None and next_head.tree_size == len(hashes):
+            if merkle.frontier_root(frontier).hex() != next_head.root_hash:
+                return BadEntry(good_size + 1, "root_mismatch")
+            good_size = next_head.tree_size
+            next_head = next(pending, None)
+    n = len(hashes)
+    if n < signed:
+        return BadEntry(n + 1, "truncated")
+    if beyond:
+        # Leaves past the heads we read: a pass that committed meanwhile signed them, or
+        # nobody did (forged leaves, deleted heads, or migrated leaves awaiting a first pass).
+        current = latest_head_row(session, tenant_id)
+        if current is None or current.tree_size <= signed:
+            return BadEntry(signed + 1, "unsigned")
+    if heads and heads[0].tree_size == 0 and heads[0].root_hash != EMPTY_ROOT:
+        return BadEntry(1, "root_mismatch")
+    if witness is not None:
+        w_size, w_root = (
+            (witness.tree_size, witness.root_hash) if isinstance(witness, TreeHead) else witness
         )
-        if entry_hash(prev, fields) != e.hash:
-            return BadEntry(e.seq, "hash_mismatch")
-        prev, expected = e.hash, expected + 1
-    last = expected - 1
-    if witness is not None and witness[0] > last:
-        return BadEntry(last + 1, "truncated")
-    head = session.scalar(sa.select(AuditHead).where(AuditHead.tenant_id == tenant_id))
-    if head is not None and (head.seq != last or head.hash != prev):
-        if head.seq > last:
-            return BadEntry(last + 1, "truncated")
-        return BadEntry(head.seq, "head_mismatch")
+        if w_size > n:
+            return BadEntry(n + 1, "truncated")
+        try:
+            w_root_bytes = bytes.fromhex(w_root)
+        except ValueError:
+            return BadEntry(w_size, "witness_mismatch")
+        proof = merkle.consistency_proof(w_size, n, hashes)
+        if not merkle.verify_consistency(w_size, n, w_root_bytes, merkle.root(hashes), proof):
+            return BadEntry(max(w_size, 1), "witness_mismatch")
     return None
-
-
-def entries(
-    uow: UnitOfWork, *, after_seq: int = 0, limit: int = 100, action: str | None = None
-) -> list[EntryInfo]:
-    tenant_id = uow.require_tenant()
-    q = (
-        sa.select(AuditEntry)
-        .where(AuditEntry.tenant_id == tenant_id, AuditEntry.seq > after_seq)
-        .order_by(AuditEntry.seq)
-        .limit(max(1, min(limit, 1000)))
-    )
-    if action:
-        q = q.where(AuditEntry.action == action)
-    return [
-        EntryInfo(e.seq, e.at, e.actor_id, e.action, e.target_type, e.target_id, e.details, e.hash)
-        for e in uow.session.scalars(q)
-    ]
-
-
-def head(uow: UnitOfWork, tenant_id: uuid.UUID | None = None) -> tuple[int, str]:
-    """The tenant's last seq and hash: copy it to a witness to detect a rewritten head."""
-    tenant_id = tenant_id or uow.require_tenant()
-    row = uow.session.scalar(sa.select(AuditHead).where(AuditHead.tenant_id == tenant_id))
-    return (row.seq, row.hash) if row is not None else (0, GENESIS)
