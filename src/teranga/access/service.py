@@ -410,10 +410,11 @@ def decode(
     uow: UnitOfWork, text: str, *, badge_keys: dict[int, Ed25519PublicKey] | None = None
 ) -> Credential | None:
     """Verify a scanned QR or typed short code; None when it is not ours or is forged."""
-    text = text.strip()
-    if not text or len(text) > 400:
+    text = text.strip("\r\n\t")  # not spaces: a ticket's base45 text may start with one
+    if not text.strip() or len(text) > 400:
         return None
-    if text.upper().startswith(credentials.PREFIX):
+    if text.strip().upper().startswith(credentials.PREFIX):
+        text = text.strip()
         try:
             keys = badge_keys if badge_keys is not None else badge_public_keys(uow)
             return credentials.verify_badge(text, keys).credential()

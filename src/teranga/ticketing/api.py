@@ -66,7 +66,9 @@ def _claims_of(uow: UnitOfWork, t: Ticket) -> TicketClaims:
 def verify_ticket_text(uow: UnitOfWork, text: str) -> TicketClaims | None:
     """Claims of a scanned QR text (base45, signature checked against the tenant's event
     keys) or of a short code typed at a gate (looked up online); None if unknown/forged."""
-    raw = text.strip()
+    # Only line ends are trimmed: a space is a base45 character, and a QR text starts with
+    # one for every ticket of an event whose key id begins with certain bytes.
+    raw = text.strip("\r\n\t")
     code = normalise_code(raw)
     if len(code) <= 12 and code_is_well_formed(code):
         t = uow.session.scalar(

@@ -135,10 +135,12 @@
     // a mistyped one (bad check character) goes on and fails as an unknown QR text.
     const code = normaliseCode(text);
     if (code.length <= 12 && codeWellFormed(code)) return lookupCode(code);
-    text = text.trim().toUpperCase();
+    // Only line ends are trimmed: a space is a base45 character (a ticket's text starts with
+    // one when its event key id begins with certain bytes).
+    text = text.replace(/^[\r\n\t]+|[\r\n\t]+$/g, "").toUpperCase();
     const dv = (u) => new DataView(u.buffer, u.byteOffset, u.byteLength);
-    if (text.startsWith("TB1")) {  // accreditation badge
-      const raw = b32decode(text.slice(3)); if (!raw || raw.length < 96) return null;
+    if (text.trim().startsWith("TB1")) {  // accreditation badge
+      const raw = b32decode(text.trim().slice(3)); if (!raw || raw.length < 96) return null;
       const d = dv(raw); const n = raw[31];
       if (raw[0] !== 1 || raw[1] !== 0x42 || raw.length !== 32 + n + 64) return null;
       const key = keys.badge[d.getUint32(2)]; if (!key) return null;
