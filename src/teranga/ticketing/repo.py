@@ -45,7 +45,9 @@ def lock_session(uow: UnitOfWork, session_id: uuid.UUID) -> TicketSession | None
     return uow.session.scalar(
         sa.select(TicketSession)
         .where(TicketSession.id == session_id, TicketSession.tenant_id == uow.require_tenant())
-        .with_for_update()
+        # FOR NO KEY UPDATE: holds still queue on each other, but the foreign-key checks of
+        # inserted orders, lines and tickets (FOR KEY SHARE on this row) do not wait for them.
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     )
 
