@@ -38,16 +38,21 @@ class Api:
         return self.client.post(f"/api/v1/ticketing{path}", json=body, headers=headers)
 
 
-@pytest.fixture
-def api(db_settings: Settings) -> Iterator[Api]:
+def serve_api(db_settings: Settings) -> Iterator[Api]:
+    """The app at NOW (frozen), its public site showing a tenant of its own (the PostgreSQL
+    database outlives each test's key store), with an organiser's token; for fixtures."""
     clock = FrozenClock(NOW)
-    # A tenant of its own per test: the PostgreSQL database outlives each test's key store.
     db_settings = db_settings.model_copy(update={"default_tenant": f"t-{uuid.uuid4().hex[:10]}"})
     container = build_container(db_settings, clock=clock)
     tenant = make_tenant(container, db_settings.default_tenant)
     token = make_principal_token(container, tenant, "organiser-admin")
     with TestClient(create_app(db_settings, container=container)) as client:
         yield Api(client, container, tenant, bearer(token), clock)
+
+
+@pytest.fixture
+def api(db_settings: Settings) -> Iterator[Api]:
+    yield from serve_api(db_settings)
 
 
 def _session(api: Api, *, price: int = 3000, per_person: int | None = 4) -> dict[str, Any]:

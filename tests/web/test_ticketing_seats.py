@@ -12,17 +12,13 @@ from html import unescape
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
 from teranga.config import Settings
-from teranga.container import build_container
-from teranga.platform.clock import FrozenClock
 from teranga.platform.errors import NotFound
 from teranga.ticketing import sales, seatmap
 from teranga.ticketing import service as catalogue
-from teranga.web.app import create_app
-from tests.factories import bearer, make_principal_token, make_tenant
-from tests.web.test_ticketing_api import NOW, Api
+from tests.factories import make_tenant
+from tests.web.test_ticketing_api import NOW, Api, serve_api
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 SEAT_BUTTON = re.compile(r'<button type="button" class="st"[^>]*>')
@@ -30,14 +26,7 @@ SEAT_BUTTON = re.compile(r'<button type="button" class="st"[^>]*>')
 
 @pytest.fixture
 def api(db_settings: Settings) -> Iterator[Api]:
-    """The app on SQLite and PostgreSQL, its public site showing a tenant of its own."""
-    clock = FrozenClock(NOW)
-    db_settings = db_settings.model_copy(update={"default_tenant": f"t-{uuid.uuid4().hex[:10]}"})
-    container = build_container(db_settings, clock=clock)
-    tenant = make_tenant(container, db_settings.default_tenant)
-    token = make_principal_token(container, tenant, "organiser-admin")
-    with TestClient(create_app(db_settings, container=container)) as client:
-        yield Api(client, container, tenant, bearer(token), clock)
+    yield from serve_api(db_settings)
 
 
 def _seated(api: Api, *, grids: list[dict[str, Any]] | None = None) -> dict[str, str]:

@@ -4,7 +4,6 @@ recipient is at the cap, and the ticket page's transfer form says so in French."
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,11 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from teranga.config import Settings
-from teranga.container import build_container
-from teranga.platform.clock import FrozenClock
-from teranga.web.app import create_app
-from tests.factories import bearer, make_principal_token, make_tenant
-from tests.web.test_ticketing_api import NOW, Api, _session
+from tests.web.test_ticketing_api import Api, _session, serve_api
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 RECIPIENT = "770000001"
@@ -24,14 +19,7 @@ RECIPIENT = "770000001"
 
 @pytest.fixture
 def web(db_settings: Settings) -> Iterator[Api]:
-    clock = FrozenClock(NOW)
-    # A tenant of its own per test: the PostgreSQL database outlives each test's key store.
-    db_settings = db_settings.model_copy(update={"default_tenant": f"t-{uuid.uuid4().hex[:10]}"})
-    container = build_container(db_settings, clock=clock)
-    tenant = make_tenant(container, db_settings.default_tenant)
-    token = make_principal_token(container, tenant, "organiser-admin")
-    with TestClient(create_app(db_settings, container=container)) as client:
-        yield Api(client, container, tenant, bearer(token), clock)
+    yield from serve_api(db_settings)
 
 
 def _free_order(web: Api, ids: dict[str, Any], phone: str, qty: int = 1) -> dict[str, Any]:
