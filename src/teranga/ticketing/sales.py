@@ -515,7 +515,6 @@ def checkout(
     if order.total_xof == 0:
         _mark_paid(uow, order, hold, payment_id=None, provider="free", now=moment)
     view = order_view(uow, order)
-    # Last: the audit chain's head row is locked until commit, keep that window short.
     audit.record(
         uow,
         action="ticketing.order.created",
