@@ -393,6 +393,34 @@ def test_integrator_runs_in_the_background(container: Container) -> None:
     assert _verify(container, tid) is None
 
 
+def test_entries_written_by_another_process_are_swept_in(container: Container) -> None:
+    """Entries this process did not write (a CLI command, a crashed worker) carry no mark
+    here: the periodic sweep of every tenant integrates them."""
+    import asyncio
+
+    from teranga.audit import service
+    from teranga.audit.integrator import AuditIntegrator
+
+    tid = make_tenant(container, "audit-sweep")
+    _append(container, tid, 2, each=False)
+    service.take_pending_tenants()  # as if another process had written them
+
+    async def scenario() -> TreeHead:
+        worker = AuditIntegrator(container, poll_interval=0.05, full_every=0.3, min_gap=0.01)
+        await worker.start()
+        try:
+            for _ in range(200):
+                sth = await asyncio.to_thread(_head, container, tid)
+                if sth.tree_size == 2:
+                    return sth
+                await asyncio.sleep(0.05)
+            return sth
+        finally:
+            await worker.stop()
+
+    assert asyncio.run(scenario()).tree_size == 2
+
+
 # -- R12 and the contention it replaces (PostgreSQL) ----------------------------------------
 
 
