@@ -97,6 +97,22 @@ def test_values_are_bound_to_tenant_and_purpose(
             privacy.unseal(uow, blob)
 
 
+def test_bytes_never_sealed_fail_cleanly_and_keep_the_transaction(
+    container: Container, tenant_a: uuid.UUID
+) -> None:
+    """Any binary value read as sealed (a signature, a key...) names a key version out of
+    the column's range: a DecryptionFailed, not a database error that aborts the transaction
+    (the data-subject scan tries every binary column in one transaction)."""
+    with container.uow(tenant_a) as uow:
+        privacy.seal(uow, "x")
+        # Format byte 1, then a key version past the 32-bit column (PostgreSQL would refuse
+        # the query with "integer out of range" and abort the transaction).
+        for junk in (b"\x01\x80\x00\x00\x00" + bytes(60), b"\x01\xff\xff\xff\xff" + bytes(40)):
+            with pytest.raises(privacy.DecryptionFailed):
+                privacy.unseal(uow, junk)
+        assert privacy.unseal(uow, privacy.seal(uow, "still usable")) == "still usable"
+
+
 def test_blind_index_normalises_and_is_per_tenant(
     container: Container, other_process: Container, tenant_a: uuid.UUID, tenant_b: uuid.UUID
 ) -> None:

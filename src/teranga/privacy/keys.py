@@ -168,6 +168,8 @@ def active_key(uow: UnitOfWork) -> tuple[int, bytes]:
 def data_key(uow: UnitOfWork, version: int) -> bytes:
     """The DEK of ``version`` for the unit's tenant, to open values sealed with it."""
     tenant_id = uow.require_tenant()
+    if not 0 < version < 2**31:  # the column's range: bytes that were never sealed by us
+        raise crypto.DecryptionFailed(message=f"no data key can have version {version}")
     dek = _cache(uow).get_dek(tenant_id, version)
     if dek is not None:
         return dek
