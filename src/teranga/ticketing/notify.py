@@ -196,6 +196,9 @@ class Notifier(BackgroundWorker):
     """Sends due ``ticketing_sms`` rows; woken after commits, and polls for retries."""
 
     task_name = "ticketing-sms"
+    # Messages left by a crash wait for the first poll: a pass at start would add one
+    # transaction per tenant to every process start.
+    pass_at_start = False
 
     def __init__(
         self,

@@ -12,46 +12,57 @@ import asyncio
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
 from teranga.container import Container
+from teranga.platform.uow import UnitOfWork
 from teranga.tenancy import api as tenancy
 from teranga.ticketing import idempotency
 from teranga.ticketing.payments.service import ReconcileReport, reconcile_pending
 from teranga.ticketing.payments.wiring import gateway
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _each_tenant(
+    container: Container, work: Callable[[UnitOfWork], T], what: str
+) -> dict[uuid.UUID, T]:
+    """``work`` in each tenant's own unit of work (row-level security shows one tenant at a
+    time); one tenant's failure is logged and the others go on."""
+    with container.uow() as uow:
+        tenants = [t.id for t in tenancy.list_tenants(uow)]
+    results: dict[uuid.UUID, T] = {}
+    for tenant_id in tenants:
+        try:
+            with container.uow(tenant_id) as uow:
+                results[tenant_id] = work(uow)
+        except Exception:
+            log.exception("%s failed for tenant %s", what, tenant_id)
+    return results
 
 
 def reconcile_all(
     container: Container, *, older_than: dt.timedelta = dt.timedelta(minutes=2)
 ) -> dict[uuid.UUID, ReconcileReport]:
     gw = gateway(container)
-    with container.uow() as uow:
-        tenants = [t.id for t in tenancy.list_tenants(uow)]
-    reports: dict[uuid.UUID, ReconcileReport] = {}
-    for tenant_id in tenants:
-        try:
-            with container.uow(tenant_id) as uow:
-                reports[tenant_id] = reconcile_pending(uow, gw, older_than=older_than)
-        except Exception:  # one tenant's failure must not stop the others
-            log.exception("payment reconciliation failed for tenant %s", tenant_id)
-    return reports
+    return _each_tenant(
+        container,
+        lambda uow: reconcile_pending(uow, gw, older_than=older_than),
+        "payment reconciliation",
+    )
 
 
 def housekeeping_all(container: Container) -> dict[uuid.UUID, int]:
     """Delete expired idempotency keys in every tenant; returns how many per tenant."""
-    with container.uow() as uow:
-        tenants = [t.id for t in tenancy.list_tenants(uow)]
-    pruned: dict[uuid.UUID, int] = {}
-    for tenant_id in tenants:
-        try:
-            with container.uow(tenant_id) as uow:
-                pruned[tenant_id] = idempotency.prune(uow, now=container.clock.now())
-        except Exception:  # one tenant's failure must not stop the others
-            log.exception("ticketing housekeeping failed for tenant %s", tenant_id)
-    return pruned
+    return _each_tenant(
+        container,
+        lambda uow: idempotency.prune(uow, now=container.clock.now()),
+        "ticketing housekeeping",
+    )
 
 
 async def run_reconciler(
@@ -61,10 +72,11 @@ async def run_reconciler(
     older_than: dt.timedelta = dt.timedelta(minutes=2),
     housekeeping_every: dt.timedelta = dt.timedelta(hours=1),
 ) -> None:
-    """Reconcile forever, and keep house every ``housekeeping_every`` (from the first
-    round); cancel the task to stop. Errors are logged, never fatal."""
+    """Reconcile forever, and keep house every ``housekeeping_every`` (the first time one
+    interval after start: no sweep of every tenant added to start-up); cancel the task to
+    stop. Errors are logged, never fatal."""
     loop = asyncio.get_running_loop()
-    next_housekeeping = loop.time()
+    next_housekeeping = loop.time() + housekeeping_every.total_seconds()
     while True:
         try:
             await run_in_threadpool(reconcile_all, container, older_than=older_than)
