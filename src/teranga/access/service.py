@@ -411,13 +411,13 @@ def decode(
 ) -> Credential | None:
     """Verify a scanned QR or typed short code; None when it is not ours or is forged."""
     text = text.strip("\r\n\t")  # not spaces: a ticket's base45 text may start with one
-    if not text.strip() or len(text) > 400:
+    bare = text.strip()
+    if not bare or len(text) > 400:
         return None
-    if text.strip().upper().startswith(credentials.PREFIX):
-        text = text.strip()
+    if bare.upper().startswith(credentials.PREFIX):
         try:
             keys = badge_keys if badge_keys is not None else badge_public_keys(uow)
-            return credentials.verify_badge(text, keys).credential()
+            return credentials.verify_badge(bare, keys).credential()
         except credentials.BadCredential:
             return None
     return tickets.decode(uow, text)

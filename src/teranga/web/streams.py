@@ -210,13 +210,7 @@ class _Client:
     def deliver(self, msg: dict[str, Any]) -> None:
         """SSE: write ``msg`` now if possible, else buffer it (bounded)."""
         if self.writing:
-            if self.closed:
-                return
-            if len(self.buf) >= self.limit:
-                self.overflow = True  # too slow: drop it, it resumes by replay
-                self.close()
-            else:
-                self.buf.append(msg)
+            self.hold(msg)
             return
         send = self.send
         if send is None:
@@ -253,6 +247,20 @@ class _Client:
         finally:
             self.task = None
             self.writing = self.closed
+
+    def hold(self, item: Any) -> None:
+        """Buffer ``item`` while somebody else writes; past ``limit`` the client is too slow."""
+        if self.closed:
+            return
+        if len(self.buf) >= self.limit:
+            self.too_slow()
+        else:
+            self.buf.append(item)
+
+    def too_slow(self) -> None:
+        """Drop the client: it resumes by replay."""
+        self.overflow = True
+        self.close()
 
     def push(self, item: Any) -> None:
         """WebSocket: queue ``item`` for the writer task (bounded)."""
@@ -300,12 +308,7 @@ class _RawClient(_Client):
 
     def write(self, chunk: bytes) -> None:
         if self.writing:  # the serve coroutine is catching up: keep the order
-            if self.closed:
-                return
-            if len(self.buf) >= self.limit:
-                self.cut()
-            else:
-                self.buf.append(chunk)
+            self.hold(chunk)
             return
         tr = self.transport
         try:
@@ -319,6 +322,9 @@ class _RawClient(_Client):
     def close(self) -> None:
         super().close()
         self.writing = True  # nothing more goes to the socket: write() returns at once
+
+    def too_slow(self) -> None:
+        self.cut()
 
     def cut(self) -> None:
         """Too slow: drop the connection and what it has not read (it resumes by replay)."""
