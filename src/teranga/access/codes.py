@@ -32,7 +32,6 @@ Security, honestly stated:
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -40,6 +39,7 @@ import secrets
 from collections.abc import Sequence
 
 from teranga.access.domain import Credential
+from teranga.platform.crypto import b64url
 
 SALT_BYTES = 16
 DIGEST_BYTES = 10  # 80 bits: no accidental collision among a stadium's tickets
@@ -47,10 +47,6 @@ DIGEST_BYTES = 10  # 80 bits: no accidental collision among a stadium's tickets
 
 def new_salt() -> bytes:
     return secrets.token_bytes(SALT_BYTES)
-
-
-def b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
 def code_digest(salt: bytes, code: str) -> str:

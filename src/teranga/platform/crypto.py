@@ -20,6 +20,7 @@ authentication instead of decrypting.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
@@ -103,3 +104,8 @@ def hkdf(key: bytes, *, info: bytes, length: int = KEY_BYTES, salt: bytes | None
 def keyed_hash(key: bytes, message: bytes) -> str:
     """HMAC-SHA256 as 64 lowercase hex characters (fits a ``String(64)`` column)."""
     return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def b64url(raw: bytes) -> str:
+    """URL- and cookie-safe base64 without padding (tokens, digests in JSON)."""
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")

@@ -19,7 +19,6 @@ random bytes, made when the room is first configured), so all processes verify a
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from teranga.platform.clock import utcnow
+from teranga.platform.crypto import b64url
 from teranga.platform.errors import Forbidden, NotFound, ValidationFailed
 from teranga.platform.ids import new_id
 from teranga.platform.uow import UnitOfWork
@@ -64,16 +64,12 @@ def _message(tenant_id: uuid.UUID, session_id: uuid.UUID, seq: int, expires: int
     return f"{tenant_id}|{session_id}|{seq}|{expires}".encode()
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
 def sign_admission(
     secret: bytes, tenant_id: uuid.UUID, session_id: uuid.UUID, seq: int, expires: dt.datetime
 ) -> str:
     exp = int(expires.timestamp())
     mac = hmac.new(secret, _message(tenant_id, session_id, seq, exp), hashlib.sha256).digest()
-    return f"{ADMISSION_FORMAT}.{seq}.{exp}.{_b64(mac)}"
+    return f"{ADMISSION_FORMAT}.{seq}.{exp}.{b64url(mac)}"
 
 
 def verify_admission(
@@ -92,7 +88,7 @@ def verify_admission(
         raise _not_admitted("the admission token is malformed")
     seq, exp = int(seq_s), int(exp_s)
     mac = hmac.new(secret, _message(tenant_id, session_id, seq, exp), hashlib.sha256).digest()
-    if not hmac.compare_digest(sig.encode(), _b64(mac).encode()):
+    if not hmac.compare_digest(sig.encode(), b64url(mac).encode()):
         raise _not_admitted("the admission token is not valid for this session")
     if now.timestamp() >= exp:
         raise _not_admitted("the admission token has expired; join the waiting room again")
