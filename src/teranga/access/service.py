@@ -714,6 +714,247 @@ def scan_once(
             return _replay(uow, previous)
 
 
+# -- batched online scans ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRequest:
+    """One entry scan, already decoded and verified, waiting for its batch."""
+
+    gate: GateConfig
+    cred: Credential | None  # None: unknown or forged
+    scanner_id: str
+    nonce: str
+    now: dt.datetime
+    agent_id: uuid.UUID | None
+
+
+class DuplicateScans(Exception):
+    """Some requests' (scanner, nonce) were recorded by another transaction first: the
+    batch rolls back, those are answered from the record, the rest run again."""
+
+    def __init__(self, indexes: list[int]) -> None:
+        super().__init__(f"{len(indexes)} duplicate scans")
+        self.indexes = indexes
+
+
+# Returned by a batch INSERT: the key of each row it created.
+_RETURNING = {
+    "access_presence": ("list_id", "credential_id"),
+    "access_scans": ("scanner_id", "nonce"),
+}
+_PG_TYPES = {
+    "tenant_id": "uuid",
+    "list_id": "uuid",
+    "credential_id": "uuid",
+    "agent_id": "uuid",
+    "id": "uuid",
+    "inside": "boolean",
+    "accepted": "boolean",
+    "online": "boolean",
+    "entries": "integer",
+    "at": "timestamptz",
+    "received_at": "timestamptz",
+}
+
+
+def _insert_rows(
+    uow: UnitOfWork, table: sa.Table, rows: list[dict[str, Any]]
+) -> Sequence[sa.Row[Any]]:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING the key of each created row, in the
+    given order. On PostgreSQL one statement of the same text whatever the number of rows
+    (a column of values per array, through unnest): prepared once per connection, and no
+    per-row SQL to render in Python."""
+    returning = _RETURNING[table.name]
+    if uow.session.get_bind().dialect.name != "postgresql":
+        stmt = (
+            _insert(uow)(table).on_conflict_do_nothing().returning(*(table.c[c] for c in returning))
+        )
+        return list(uow.session.execute(stmt, rows))
+    cols = [table.c[c].name for c in rows[0]]  # only the table's own column names
+    arrays = ", ".join(f"CAST(:{c} AS {_PG_TYPES.get(c, 'text')}[])" for c in cols)
+    # Identifiers are the table's own; every value is a bound parameter.
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(cols)}) "  # noqa: S608
+        f"SELECT {', '.join(cols)} FROM unnest({arrays}) WITH ORDINALITY "
+        f"AS x({', '.join(cols)}, ord) ORDER BY ord "
+        f"ON CONFLICT DO NOTHING RETURNING {', '.join(returning)}"
+    )
+    return list(uow.session.execute(sa.text(sql), {c: [r[c] for r in rows] for c in cols}))
+
+
+def _badges_revoked(uow: UnitOfWork, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    if not ids:
+        return set()
+    live = set(
+        uow.session.scalars(
+            sa.select(Accreditation.id).where(
+                Accreditation.tenant_id == uow.require_tenant(),
+                Accreditation.id.in_(list(ids)),
+                Accreditation.revoked_at.is_(None),
+            )
+        )
+    )
+    return set(ids) - live
+
+
+def scan_batch(uow: UnitOfWork, reqs: Sequence[ScanRequest]) -> list[ScanResult]:
+    """Entry scans of many gates in one transaction, with the decisions ``scan`` would give
+    them one by one in this order.
+
+    A handful of statements whatever the batch size: revocations of the batch's
+    credentials, one INSERT claiming every first entry (in key order, so concurrent batches
+    lock rows in the same order and cannot deadlock), one SELECT of where the losers
+    entered, one INSERT of the scan records. Raises DuplicateScans when a (scanner, nonce)
+    was already recorded; the caller rolls back and retries without them.
+    """
+    tid = uow.require_tenant()
+    n = len(reqs)
+    creds = [r.cred for r in reqs]
+    revoked = tickets.revoked_among(
+        uow, list({c.credential_id for c in creds if c and c.kind == "ticket"})
+    ) | _badges_revoked(uow, list({c.credential_id for c in creds if c and c.kind == "badge"}))
+
+    decisions: list[Decision | None] = [None] * n
+    chosen: list[CheckinRule | None] = [None] * n
+    first_of_nonce: dict[tuple[str, str], int] = {}
+    copies: dict[int, int] = {}  # index -> earlier index with the same (scanner, nonce)
+    claimants: dict[tuple[uuid.UUID, uuid.UUID], int] = {}  # (list, credential) -> index
+    claim_of: dict[int, tuple[uuid.UUID, uuid.UUID]] = {}
+    for i, r in enumerate(reqs):
+        first = first_of_nonce.setdefault((r.scanner_id, r.nonce), i)
+        if first != i:
+            copies[i] = first
+            continue
+        cred = r.cred
+        if cred is None:
+            decisions[i] = Decision(False, Reason.UNKNOWN)
+            continue
+        is_revoked = cred.credential_id in revoked
+        decisions[i] = Decision(
+            False, Reason.WRONG_SESSION if cred.kind == "ticket" else Reason.WRONG_ZONE
+        )
+        for rule, _exit_scans in r.gate.lists:
+            reason = Reason.REVOKED if is_revoked else check_rule(cred, rule, r.now)
+            if reason is not Reason.OK:
+                if reason in (Reason.WRONG_SESSION, Reason.WRONG_ZONE):
+                    continue
+                decisions[i], chosen[i] = Decision(False, reason), rule
+                break
+            chosen[i] = rule
+            if rule.allow_reentry:
+                # Rare at a stadium gate: presence decides, one credential at a time.
+                p = _presence(uow, rule.list_id, cred.credential_id)
+                presence = Presence(p.inside, p.gate, p.at, p.entries) if p else None
+                d = decide(cred, rule, r.now, revoked=False, presence=presence)
+                if d.accepted and not _claim(
+                    uow, rule, cred.credential_id, r.gate.name, r.now, Direction.IN
+                ):
+                    d = _already_entered(uow, rule.list_id, cred.credential_id)
+                decisions[i] = d
+            else:
+                key = (rule.list_id, cred.credential_id)
+                claimants.setdefault(key, i)
+                claim_of[i] = key
+                decisions[i] = None  # settled by the claim below
+            break
+
+    if claimants:
+        keys = sorted(claimants, key=lambda k: (k[0].bytes, k[1].bytes))
+        rows = [
+            {
+                "tenant_id": tid,
+                "list_id": lid,
+                "credential_id": cid,
+                "inside": True,
+                "gate": reqs[claimants[(lid, cid)]].gate.name,
+                "at": reqs[claimants[(lid, cid)]].now,
+                "entries": 1,
+            }
+            for lid, cid in keys
+        ]
+        won = {(row.list_id, row.credential_id) for row in _insert_rows(uow, _PRESENCE, rows)}
+        lost = {k for i, k in claim_of.items() if k not in won or claimants[k] != i}
+        where: dict[tuple[uuid.UUID, uuid.UUID], tuple[str, dt.datetime]] = {}
+        if lost:
+            where = {
+                (row.list_id, row.credential_id): (row.gate, row.at)
+                for row in uow.session.execute(
+                    sa.select(
+                        PresenceRow.list_id,
+                        PresenceRow.credential_id,
+                        PresenceRow.gate,
+                        PresenceRow.at,
+                    ).where(
+                        PresenceRow.tenant_id == tid,
+                        sa.tuple_(PresenceRow.list_id, PresenceRow.credential_id).in_(
+                            sorted(lost, key=lambda k: (k[0].bytes, k[1].bytes))
+                        ),
+                    )
+                )
+            }
+        for i, key in claim_of.items():
+            if key in won and claimants[key] == i:
+                decisions[i] = ACCEPT
+            else:
+                gate, at = where.get(key, (None, None))
+                decisions[i] = Decision(False, Reason.ALREADY_ENTERED, gate, at)
+
+    records = sorted(
+        (i for i in range(n) if i not in copies), key=lambda i: (reqs[i].scanner_id, reqs[i].nonce)
+    )
+    params = []
+    for i in records:
+        r, d, picked = reqs[i], _decided(decisions[i]), chosen[i]
+        params.append(
+            {
+                "id": new_id(),
+                "tenant_id": tid,
+                "scanner_id": r.scanner_id,
+                "nonce": r.nonce,
+                "credential_id": r.cred.credential_id if r.cred else None,
+                "list_id": picked.list_id if picked else None,
+                "gate": r.gate.name,
+                "at": r.now,
+                "received_at": r.now,
+                "direction": Direction.IN.value,
+                "accepted": d.accepted,
+                "reason": d.reason.value,
+                "online": True,
+                "agent_id": r.agent_id,
+            }
+        )
+    recorded = {(row.scanner_id, row.nonce) for row in _insert_rows(uow, _SCANS, params)}
+    missing = [i for i in records if (reqs[i].scanner_id, reqs[i].nonce) not in recorded]
+    if missing:
+        raise DuplicateScans(missing + [i for i, f in copies.items() if f in missing])
+
+    out: list[ScanResult] = []
+    for i in range(n):
+        f = copies.get(i)
+        if f is not None:
+            d, picked = _decided(decisions[f]), chosen[f]
+            out.append(ScanResult(d, None, picked.list_id if picked else None, replayed=True))
+        else:
+            d, picked = _decided(decisions[i]), chosen[i]
+            out.append(ScanResult(d, reqs[i].cred, picked.list_id if picked else None))
+    return out
+
+
+def _decided(d: Decision | None) -> Decision:
+    if d is None:  # pragma: no cover - every request is decided above
+        raise RuntimeError("scan left undecided")
+    return d
+
+
+def replay(uow: UnitOfWork, scanner_id: str, nonce: str) -> ScanResult:
+    """The recorded answer to (scanner, nonce); raises NotFound when none is recorded."""
+    row = _recorded(uow, scanner_id, nonce)
+    if row is None:
+        raise NotFound("access.scan_not_found", "no scan recorded for this nonce")
+    return _replay(uow, row)
+
+
 def override(
     uow: UnitOfWork,
     *,

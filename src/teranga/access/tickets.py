@@ -68,3 +68,35 @@ def codes_for_sessions(
         (t.code, _credential(t.claims))
         for t in ticketing.codes_for_sessions(uow, session_ids, after)
     ]
+
+
+def tenant_public_keys(uow: UnitOfWork) -> dict[int, bytes]:
+    from teranga.ticketing import api as ticketing
+
+    return ticketing.tenant_public_keys(uow)
+
+
+def is_short_code(text: str) -> bool:
+    from teranga.ticketing import api as ticketing
+
+    return ticketing.is_short_code(text)
+
+
+def qr_key_id(text: str) -> int | None:
+    from teranga.ticketing import api as ticketing
+
+    return ticketing.qr_key_id(text)
+
+
+def verify_qr(text: str, public_keys: dict[int, bytes]) -> Credential | None:
+    """A QR text checked against the given keys, with no database access."""
+    from teranga.ticketing import api as ticketing
+
+    claims = ticketing.verify_qr_text(text, public_keys)
+    return _credential(claims) if claims is not None else None
+
+
+def revoked_among(uow: UnitOfWork, ticket_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    from teranga.ticketing import api as ticketing
+
+    return ticketing.revoked_among(uow, ticket_ids)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from teranga.access import service
+from teranga.access.batcher import batcher_of
 from teranga.access.domain import AccreditationRole, Decision, Reason
 from teranga.access.models import CheckinList, Gate
 from teranga.access.schemas import (
@@ -171,9 +172,9 @@ def get_conflicts(p: ConfigRead, container: ContainerDep) -> list[ConflictOut]:
 
 
 @api.post("/gates/{gate_id}/scans", summary="Scan a ticket or badge at a gate (online)")
-def scan(gate_id: uuid.UUID, body: ScanIn, p: ScanWrite, container: ContainerDep) -> ScanOut:
-    res = service.scan_once(
-        lambda: container.uow(p.tenant_id),
+async def scan(gate_id: uuid.UUID, body: ScanIn, p: ScanWrite, container: ContainerDep) -> ScanOut:
+    res = await batcher_of(container).scan(
+        tenant_id=p.tenant_id,
         gate_id=gate_id,
         text=body.text,
         scanner_id=body.scanner_id,

@@ -67,8 +67,9 @@ async def authenticate(request: Request) -> Principal | None:
     if header:
         scheme, _, value = header.partition(" ")
         if scheme.lower() == "bearer" and value.strip():
-            principal = await run_in_threadpool(
-                service.authenticate_token, container, value.strip()
+            # A busy scanner or app hits the cache: no thread hop for it.
+            principal = service.cached_token(container, value.strip()) or (
+                await run_in_threadpool(service.authenticate_token, container, value.strip())
             )
     else:
         cookie = request.cookies.get(SESSION_COOKIE)

@@ -325,6 +325,17 @@ def _token_cache(container: Container) -> dict[str, tuple[float, int, Principal]
     return cache
 
 
+def cached_token(container: Container, secret: str) -> Principal | None:
+    """The principal behind a bearer token if this process resolved it moments ago, else
+    None (then call ``authenticate_token``). Touches no database: safe on the event loop."""
+    if not domain.looks_like_api_token(secret):
+        return None
+    hit = _token_cache(container).get(domain.sha256_hex(secret))
+    if hit is not None and hit[0] > time.monotonic() and hit[1] == _generation[0]:
+        return hit[2]
+    return None
+
+
 def authenticate_token(container: Container, secret: str) -> Principal | None:
     """The principal behind a bearer token, or None (unknown, expired, revoked, disabled)."""
     if not domain.looks_like_api_token(secret):

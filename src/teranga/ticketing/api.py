@@ -41,16 +41,22 @@ __all__ = [
     "TicketCode",
     "codes_for_sessions",
     "is_revoked",
+    "is_short_code",
     "on_payment_confirmed",
     "on_payment_failed",
     "public_keys_for_sessions",
+    "qr_key_id",
+    "revoked_among",
     "revoked_since",
     "session_ids",
+    "tenant_public_keys",
+    "verify_qr_text",
     "verify_ticket_text",
 ]
 
 
-def _tenant_keys(uow: UnitOfWork) -> dict[int, bytes]:
+def tenant_public_keys(uow: UnitOfWork) -> dict[int, bytes]:
+    """Every event public key of the tenant by key id (for checking QR texts)."""
     rows = uow.session.execute(
         sa.select(SigningKeyRow.key_id, SigningKeyRow.public_key).where(
             SigningKeyRow.tenant_id == uow.require_tenant()
@@ -60,7 +66,7 @@ def _tenant_keys(uow: UnitOfWork) -> dict[int, bytes]:
 
 
 def _claims_of(uow: UnitOfWork, t: Ticket) -> TicketClaims:
-    return verify_payload(bytes(t.payload), _tenant_keys(uow))
+    return verify_payload(bytes(t.payload), tenant_public_keys(uow))
 
 
 def verify_ticket_text(uow: UnitOfWork, text: str) -> TicketClaims | None:
@@ -76,9 +82,48 @@ def verify_ticket_text(uow: UnitOfWork, text: str) -> TicketClaims | None:
         )
         return _claims_of(uow, t) if t is not None else None
     try:
-        return verify_payload(b45decode(raw), _tenant_keys(uow))
+        return verify_payload(b45decode(raw), tenant_public_keys(uow))
     except BadPayload:
         return None
+
+
+def is_short_code(text: str) -> bool:
+    """True when ``text`` is a typed short code (checked online), not a QR text."""
+    code = normalise_code(text.strip("\r\n\t"))
+    return len(code) <= 12 and code_is_well_formed(code)
+
+
+def qr_key_id(text: str) -> int | None:
+    """The key id a scanned QR text claims, unverified; None when it is malformed."""
+    try:
+        return unpack_claims(b45decode(text.strip("\r\n\t"))).key_id
+    except BadPayload:
+        return None
+
+
+def verify_qr_text(text: str, public_keys: dict[int, bytes]) -> TicketClaims | None:
+    """Claims of a scanned QR text checked against ``public_keys`` (no database access);
+    None when malformed, forged or signed by a key not given."""
+    try:
+        return verify_payload(b45decode(text.strip("\r\n\t")), public_keys)
+    except BadPayload:
+        return None
+
+
+def revoked_among(uow: UnitOfWork, ticket_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of ``ticket_ids`` that are transferred, refunded or unknown (one statement)."""
+    if not ticket_ids:
+        return set()
+    valid = set(
+        uow.session.scalars(
+            sa.select(Ticket.id).where(
+                Ticket.tenant_id == uow.require_tenant(),
+                Ticket.id.in_(list(ticket_ids)),
+                Ticket.status == TicketStatus.VALID.value,
+            )
+        )
+    )
+    return set(ticket_ids) - valid
 
 
 def is_revoked(uow: UnitOfWork, ticket_id: uuid.UUID) -> bool:

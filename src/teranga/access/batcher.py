@@ -1,0 +1,247 @@
+"""Online entry scans with group commit: the scans that arrive while a batch is being
+written share the next transaction.
+
+At a stadium, thousands of gates' scans a second each cost a transaction of their own
+(begin, tenant, revocation, claim, record, commit: seven round trips) and a worker thread.
+Here a scan is checked on the event loop (signature, gate rules, from per-process caches)
+and queued; ``FLUSHERS`` writers per process each take what is queued and run
+``service.scan_batch`` in one transaction. At low load a batch holds one scan, so nothing
+waits; under load batches grow and the cost per scan falls. Exactly-once entry still rests
+on the database (see ``service``): the batch only shares the round trips.
+
+Scans that need the database to be read before deciding (typed short codes, exit scans)
+take the one-at-a-time path, ``service.scan_once``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import cast
+
+import anyio.to_thread
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy.exc import OperationalError
+
+from teranga.access import credentials, service, tickets
+from teranga.access.domain import Credential, Direction
+from teranga.container import Container
+from teranga.platform.errors import ValidationFailed
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 200
+FLUSHERS = 2  # one batch being written while the next fills
+GATE_TTL = service._GATE_TTL  # configuration changes reach every process within 5 s
+KEYS_TTL = 60.0
+KEYS_REFRESH_MIN = 2.0  # an unknown key id reloads the keys at most this often
+RETRIES = 3
+
+
+@dataclass
+class _Pending:
+    tenant_id: uuid.UUID
+    req: service.ScanRequest
+    future: asyncio.Future[service.ScanResult]
+
+
+@dataclass
+class _Keys:
+    tickets: dict[int, bytes] = field(default_factory=dict)
+    badges: dict[int, Ed25519PublicKey] = field(default_factory=dict)
+    expires: float = 0.0
+    loaded: float = 0.0
+
+
+class ScanBatcher:
+    def __init__(self, container: Container) -> None:
+        self.container = container
+        self._queue: deque[_Pending] = deque()
+        self._active = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._gates: dict[tuple[uuid.UUID, uuid.UUID], tuple[float, service.GateConfig]] = {}
+        self._keys: dict[uuid.UUID, _Keys] = {}
+        self.batches = 0  # counters for tests and the benchmark
+        self.batched_scans = 0
+
+    async def scan(
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        gate_id: uuid.UUID,
+        text: str,
+        scanner_id: str,
+        nonce: str,
+        now: dt.datetime,
+        direction: Direction = Direction.IN,
+        agent_id: uuid.UUID | None = None,
+    ) -> service.ScanResult:
+        if not scanner_id or len(scanner_id) > 64 or not nonce or len(nonce) > 64:
+            raise ValidationFailed("nonce", "scanner_id and nonce are 1-64 characters")
+        bare = text.strip()
+        if direction is not Direction.IN or (bare and tickets.is_short_code(bare)):
+            return await anyio.to_thread.run_sync(
+                lambda: service.scan_once(
+                    lambda: self.container.uow(tenant_id),
+                    gate_id=gate_id,
+                    text=text,
+                    scanner_id=scanner_id,
+                    nonce=nonce,
+                    now=now,
+                    direction=direction,
+                    agent_id=agent_id,
+                )
+            )
+        gate = await self._gate(tenant_id, gate_id)
+        cred = await self._decode(tenant_id, text)
+        future: asyncio.Future[service.ScanResult] = asyncio.get_running_loop().create_future()
+        self._queue.append(
+            _Pending(
+                tenant_id,
+                service.ScanRequest(gate, cred, scanner_id, nonce, now, agent_id),
+                future,
+            )
+        )
+        if self._active < FLUSHERS:
+            self._active += 1
+            task = asyncio.get_running_loop().create_task(self._drain())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await future
+
+    # -- caches (per process; read on the event loop, filled from a worker thread) --------
+
+    async def _gate(self, tenant_id: uuid.UUID, gate_id: uuid.UUID) -> service.GateConfig:
+        key = (tenant_id, gate_id)
+        hit = self._gates.get(key)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+
+        def load() -> service.GateConfig:
+            with self.container.uow(tenant_id) as uow:
+                return service.gate_config(uow, gate_id)
+
+        gate = await anyio.to_thread.run_sync(load)  # NotFound (404) propagates
+        if len(self._gates) > 10_000:
+            self._gates.clear()
+        self._gates[key] = (now + GATE_TTL, gate)
+        return gate
+
+    async def _load_keys(self, tenant_id: uuid.UUID) -> _Keys:
+        def load() -> _Keys:
+            with self.container.uow(tenant_id) as uow:
+                return _Keys(tickets.tenant_public_keys(uow), service.badge_public_keys(uow))
+
+        keys = await anyio.to_thread.run_sync(load)
+        keys.loaded = time.monotonic()
+        keys.expires = keys.loaded + KEYS_TTL
+        if len(self._keys) > 1_000:
+            self._keys.clear()
+        self._keys[tenant_id] = keys
+        return keys
+
+    async def _decode(self, tenant_id: uuid.UUID, text: str) -> Credential | None:
+        """``service.decode`` for QR texts, against cached keys. A key the cache does not
+        know (an event created since) reloads them, at most every KEYS_REFRESH_MIN s."""
+        text = text.strip("\r\n\t")  # not spaces: a ticket's base45 text may start with one
+        bare = text.strip()
+        if not bare or len(text) > 400:
+            return None
+        keys = self._keys.get(tenant_id)
+        if keys is None or keys.expires <= time.monotonic():
+            keys = await self._load_keys(tenant_id)
+        if bare.upper().startswith(credentials.PREFIX):
+            try:
+                badge_key = credentials.parse_badge(bare)[0].key_id
+                if badge_key not in keys.badges and self._stale(keys):
+                    keys = await self._load_keys(tenant_id)
+                return credentials.verify_badge(bare, keys.badges).credential()
+            except credentials.BadCredential:
+                return None
+        key_id = tickets.qr_key_id(text)
+        if key_id is None:
+            return None
+        if key_id not in keys.tickets and self._stale(keys):
+            keys = await self._load_keys(tenant_id)
+        return tickets.verify_qr(text, keys.tickets)
+
+    @staticmethod
+    def _stale(keys: _Keys) -> bool:
+        return time.monotonic() - keys.loaded >= KEYS_REFRESH_MIN
+
+    # -- writing batches --------------------------------------------------------------------
+
+    def _take(self) -> list[_Pending]:
+        """Up to MAX_BATCH queued scans of the first queued scan's tenant, in order."""
+        tenant = self._queue[0].tenant_id
+        batch: list[_Pending] = []
+        others: list[_Pending] = []
+        while self._queue and len(batch) < MAX_BATCH:
+            p = self._queue.popleft()
+            (batch if p.tenant_id == tenant else others).append(p)
+        self._queue.extendleft(reversed(others))
+        return batch
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                batch = self._take()
+                try:
+                    results = await anyio.to_thread.run_sync(self._write, batch)
+                except Exception as exc:  # the database is down: every caller gets the error
+                    for p in batch:
+                        if not p.future.done():
+                            p.future.set_exception(exc)
+                    continue
+                for p, res in zip(batch, results, strict=True):
+                    if not p.future.done():  # a caller that went away leaves a cancelled one
+                        p.future.set_result(res)
+        finally:
+            self._active -= 1
+
+    def _write(self, batch: list[_Pending]) -> list[service.ScanResult]:
+        tenant = batch[0].tenant_id
+        reqs = [p.req for p in batch]
+        results: list[service.ScanResult | None] = [None] * len(reqs)
+        todo = list(range(len(reqs)))
+        attempt = 0
+        while todo:
+            try:
+                with self.container.uow(tenant) as uow:
+                    out = service.scan_batch(uow, [reqs[i] for i in todo])
+            except service.DuplicateScans as dup:
+                done = [todo[k] for k in dup.indexes]
+                with self.container.uow(tenant) as uow:
+                    for i in done:
+                        results[i] = service.replay(uow, reqs[i].scanner_id, reqs[i].nonce)
+                todo = [i for i in todo if i not in set(done)]
+                continue
+            except OperationalError:
+                # A deadlock or a serialisation failure rolls the whole batch back: retry.
+                attempt += 1
+                if attempt >= RETRIES:
+                    raise
+                log.warning("scan batch retried", exc_info=True)
+                continue
+            for i, res in zip(todo, out, strict=True):
+                results[i] = res
+            todo = []
+        self.batches += 1
+        self.batched_scans += len(reqs)
+        done_results = [r for r in results if r is not None]
+        if len(done_results) != len(reqs):  # pragma: no cover - every scan is answered above
+            raise RuntimeError("scan batch left scans unanswered")
+        return done_results
+
+
+def batcher_of(container: Container) -> ScanBatcher:
+    b = container.extras.get("access.scan_batcher")
+    if b is None:
+        b = container.extras["access.scan_batcher"] = ScanBatcher(container)
+    return cast(ScanBatcher, b)
