@@ -74,6 +74,9 @@ def test_base45_rfc9285_vectors() -> None:
     assert d.b45decode("QED8WEX0") == b"ietf!"
     with pytest.raises(d.BadPayload):
         d.b45decode("GGW")  # 65535 < value: invalid
+    for bad in ("A", "ABCD", "bb8", "BB\u00e9", ":::", "BB\x00"):  # length, case, alphabet
+        with pytest.raises(d.BadPayload):
+            d.b45decode(bad)
 
 
 def test_short_code_shape_and_check() -> None:

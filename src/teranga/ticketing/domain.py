@@ -333,24 +333,30 @@ def b45encode(data: bytes) -> str:
     return "".join(out)
 
 
+# Value of each base45 character by code point; -1 for the others (a gate decodes every
+# scan, so no per-character search).
+_B45_VALUE = [-1] * 128
+for _i, _ch in enumerate(B45):
+    _B45_VALUE[ord(_ch)] = _i
+
+
 def b45decode(text: str) -> bytes:
-    try:
-        vals = [B45.index(ch) for ch in text]
-    except ValueError as exc:
-        raise BadPayload("base45") from exc
+    if not text.isascii():
+        raise BadPayload("base45")
+    table = _B45_VALUE
+    vals = [table[b] for b in text.encode("ascii")]
+    if -1 in vals or len(vals) % 3 == 1:
+        raise BadPayload("base45")
     out = bytearray()
-    for i in range(0, len(vals), 3):
-        chunk = vals[i : i + 3]
-        if len(chunk) == 3:
-            n = chunk[0] + chunk[1] * 45 + chunk[2] * 2025
-            if n > 0xFFFF:
-                raise BadPayload("base45")
-            out += n.to_bytes(2, "big")
-        elif len(chunk) == 2:
-            n = chunk[0] + chunk[1] * 45
-            if n > 0xFF:
-                raise BadPayload("base45")
-            out.append(n)
-        else:
+    full = len(vals) - len(vals) % 3
+    for i in range(0, full, 3):
+        n = vals[i] + vals[i + 1] * 45 + vals[i + 2] * 2025
+        if n > 0xFFFF:
             raise BadPayload("base45")
+        out += n.to_bytes(2, "big")
+    if full < len(vals):
+        n = vals[full] + vals[full + 1] * 45
+        if n > 0xFF:
+            raise BadPayload("base45")
+        out.append(n)
     return bytes(out)
