@@ -196,9 +196,17 @@ def hold_view(uow: UnitOfWork, hold: Hold) -> HoldView:
     )
 
 
-def ticket_views(uow: UnitOfWork, tickets: list[Ticket]) -> list[TicketView]:
-    lines = {ln.id: ln for ln in _by_ids(uow, OrderLine, {t.line_id for t in tickets})}
-    ordered = _places(uow, list(lines.values()))
+def ticket_views(
+    uow: UnitOfWork, tickets: list[Ticket], known: list[PlaceView] | None = None
+) -> list[TicketView]:
+    """``known``: places already built for the tickets' lines (the order view's), reused
+    instead of loading the lines, zones and categories a second time."""
+    wanted = {t.line_id for t in tickets}
+    if known is not None and wanted <= {p.line_id for p in known}:
+        ordered = [p for p in known if p.line_id in wanted]
+    else:
+        lines = {ln.id: ln for ln in _by_ids(uow, OrderLine, wanted)}
+        ordered = _places(uow, list(lines.values()))
     places = {p.line_id: p for p in ordered}
     rank = {p.line_id: i for i, p in enumerate(ordered)}
     out = []
@@ -240,7 +248,7 @@ def order_view(
     hold = uow.session.get(Hold, order.hold_id)
     if hold is None:
         raise NotFound("ticketing.hold_not_found", "order without hold")
-    lines = repo.lines_of_hold(uow, hold.id)
+    places = _places(uow, repo.lines_of_hold(uow, hold.id))
     tickets: list[TicketView] = []
     given: tuple[uuid.UUID, ...] = ()
     if with_tickets:
@@ -254,7 +262,7 @@ def order_view(
         if not all_holders:
             given = tuple(t.line_id for t in rows if not held_by_buyer(t, order))
             rows = [t for t in rows if held_by_buyer(t, order)]
-        tickets = ticket_views(uow, rows)
+        tickets = ticket_views(uow, rows, places)
     return OrderView(
         order.id,
         format_code(order.reference),
@@ -268,7 +276,7 @@ def order_view(
         hold.expires_at,
         order.created_at,
         order.paid_at,
-        _places(uow, lines),
+        places,
         tickets,
         given,
     )
@@ -532,12 +540,31 @@ def get_order(
     """An order by id; with ``token`` (public access) the bearer secret must match and only
     the tickets the buyer still holds are listed. Without (staff), every valid ticket,
     unless ``buyer_view`` (a reprint for the buyer: not the tickets they gave away)."""
+    order = _order(uow, order_id, token)
+    return order_view(uow, order, all_holders=token is None and not buyer_view)
+
+
+def _order(uow: UnitOfWork, order_id: uuid.UUID, token: str | None) -> Order:
     order = uow.session.get(Order, order_id)
     if order is None or order.tenant_id != uow.require_tenant():
         raise NotFound("ticketing.order_not_found", "no such order")
     if token is not None and not secrets.compare_digest(access_hash(token), order.access_hash):
         raise NotFound("ticketing.order_not_found", "no such order")
-    return order_view(uow, order, all_holders=token is None and not buyer_view)
+    return order
+
+
+def payable_order(uow: UnitOfWork, order_id: uuid.UUID, *, token: str, now: dt.datetime) -> Order:
+    """The buyer's pending order whose hold still runs, checked on the rows alone (no view
+    is built: starting a payment answers with the payment, not the order)."""
+    order = _order(uow, order_id, token)
+    if order.status != OrderStatus.PENDING.value:
+        raise Conflict("ticketing.order_not_pending", f"order is {order.status}")
+    hold = uow.session.get(Hold, order.hold_id)
+    if hold is None or hold.tenant_id != uow.require_tenant():
+        raise NotFound("ticketing.hold_not_found", "no such hold")
+    if hold.status != HoldStatus.ACTIVE.value or now >= hold.expires_at:
+        raise Conflict("ticketing.hold_expired", "the hold expired; choose your places again")
+    return order
 
 
 # -- payment confirmation --------------------------------------------------------------

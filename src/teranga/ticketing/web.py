@@ -24,8 +24,7 @@ from teranga.platform.uow import UnitOfWork
 from teranga.ticketing import aftersale, idempotency, pii, reports, sales, seatmap
 from teranga.ticketing import schemas as sc
 from teranga.ticketing import service as catalogue
-from teranga.ticketing.domain import PAYLOAD_VERSION, OrderStatus
-from teranga.ticketing.models import Order
+from teranga.ticketing.domain import PAYLOAD_VERSION
 from teranga.web.deps import ContainerDep, PublicTenantDep
 from teranga.web.errors import error_body
 
@@ -296,15 +295,7 @@ def _start_payment(
     from teranga.ticketing.payments import service as payments
     from teranga.ticketing.payments import wiring
 
-    sales.get_order(uow, order_id, token=token)
-    order = uow.session.get(Order, order_id)
-    if order is None:
-        raise NotFound("ticketing.order_not_found", "no such order")
-    if order.status != OrderStatus.PENDING.value:
-        raise Conflict("ticketing.order_not_pending", f"order is {order.status}")
-    hold = sales.get_hold(uow, order.hold_id)
-    if hold.status != "active" or container.clock.now() >= hold.expires_at:
-        raise Conflict("ticketing.hold_expired", "the hold expired; choose your places again")
+    order = sales.payable_order(uow, order_id, token=token, now=container.clock.now())
     phone = body.phone or (
         pii.unseal_phone(uow, order.phone_sealed) if order.phone_sealed else None
     )
