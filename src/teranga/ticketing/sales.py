@@ -522,7 +522,8 @@ def checkout(
     uow.session.flush()
     if order.total_xof == 0:
         _mark_paid(uow, order, hold, payment_id=None, provider="free", now=moment)
-    view = order_view(uow, order)
+    # A pending order has no tickets yet: only a free order (paid above) lists them.
+    view = order_view(uow, order, with_tickets=order.status == OrderStatus.PAID.value)
     audit.record(
         uow,
         action="ticketing.order.created",

@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from teranga.container import Container
 from teranga.identity.api import CsrfToken, csrf_protect, public
 from teranga.platform.errors import NotFound, TerangaError
+from teranga.platform.uow import UnitOfWork
 from teranga.ticketing.payments import service
 from teranga.ticketing.payments.base import ProviderError
 from teranga.ticketing.payments.providers.sandbox import SandboxProvider
@@ -54,14 +55,13 @@ def _unavailable(code: str) -> JSONResponse:
     )
 
 
-def _tenant_exists(container: Container, tenant_id: uuid.UUID) -> bool:
+def _tenant_exists(uow: UnitOfWork, tenant_id: uuid.UUID) -> bool:
     from teranga.tenancy import api as tenancy
 
-    with container.uow() as uow:
-        try:
-            tenancy.get(uow, tenant_id)
-        except NotFound:
-            return False
+    try:
+        tenancy.get(uow, tenant_id)
+    except NotFound:
+        return False
     return True
 
 
@@ -79,9 +79,17 @@ def process_callback(
     tenant_id = service.tenant_of_reference(hint.client_reference) or service.tenant_of_reference(
         reference
     )
-    if tenant_id is None or not _tenant_exists(container, tenant_id):
-        tenant_id = public_tenant_id(container)
-    with container.uow(tenant_id) as uow:
+    if tenant_id is not None:
+        # The existence check shares the settling transaction: one unit of work per callback.
+        with container.uow(tenant_id) as uow:
+            if _tenant_exists(uow, tenant_id):
+                result = service.handle_callback(
+                    uow, gw, provider=provider, headers=headers, body=body
+                )
+                return CallbackAck(
+                    received=True, outcome=result.outcome, duplicate=result.duplicate
+                )
+    with container.uow(public_tenant_id(container)) as uow:
         result = service.handle_callback(uow, gw, provider=provider, headers=headers, body=body)
     return CallbackAck(received=True, outcome=result.outcome, duplicate=result.duplicate)
 
