@@ -4,6 +4,8 @@ accreditation badges, and the gate agent's scanner page (works offline)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
 import uuid
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +13,7 @@ from typing import Annotated
 import segno
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 
 from teranga.access import service
 from teranga.access.batcher import batcher_of
@@ -31,8 +34,10 @@ from teranga.access.schemas import (
     SyncOut,
     SyncOutcomeOut,
 )
+from teranga.container import Container
 from teranga.identity.api import CsrfToken, Principal, require
 from teranga.platform.errors import ValidationFailed
+from teranga.web import fastpath
 from teranga.web.deps import ContainerDep
 from teranga.web.i18n import gettext as _
 from teranga.web.templating import render
@@ -183,6 +188,10 @@ async def scan(gate_id: uuid.UUID, body: ScanIn, p: ScanWrite, container: Contai
         direction=body.direction,
         agent_id=p.user_id,
     )
+    return _scan_out(res)
+
+
+def _scan_out(res: service.ScanResult) -> ScanOut:
     cred = res.credential
     return ScanOut(
         accepted=res.decision.accepted,
@@ -193,6 +202,40 @@ async def scan(gate_id: uuid.UUID, body: ScanIn, p: ScanWrite, container: Contai
         credential_kind="badge" if cred and cred.kind == "badge" else ("ticket" if cred else None),
         credential_id=cred.credential_id if cred else None,
         replayed=res.replayed,
+    )
+
+
+async def _fast_scan(
+    container: Container, params: dict[str, str], body: bytes, p: Principal
+) -> bytes | None:
+    """The scan route's answer on the fast path (``teranga.web.fastpath``); None leaves
+    the request to the route above (malformed body: its 422)."""
+    try:
+        data = ScanIn.model_validate_json(body)
+    except ValidationError:
+        return None
+    res = await batcher_of(container).scan(
+        tenant_id=p.tenant_id,
+        gate_id=uuid.UUID(params["gate_id"]),
+        text=data.text,
+        scanner_id=data.scanner_id,
+        nonce=data.nonce,
+        now=container.clock.now(),
+        direction=data.direction,
+        agent_id=p.user_id,
+    )
+    return _scan_out(res).model_dump_json().encode()
+
+
+def setup(app: object, container: Container) -> None:
+    fastpath.register(
+        container,
+        fastpath.FastRoute(
+            "POST",
+            re.compile(r"/api/v1/access/gates/(?P<gate_id>[0-9a-fA-F-]{36})/scans"),
+            "access.scan.write",
+            functools.partial(_fast_scan, container),
+        ),
     )
 
 

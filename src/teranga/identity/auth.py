@@ -74,7 +74,9 @@ async def authenticate(request: Request) -> Principal | None:
     else:
         cookie = request.cookies.get(SESSION_COOKIE)
         if cookie:
-            ctx = await run_in_threadpool(service.authenticate_session, container, cookie)
+            ctx = service.cached_session(container, cookie) or await run_in_threadpool(
+                service.authenticate_session, container, cookie
+            )
             if ctx is not None:
                 principal = ctx.principal
                 state.csrf_token = ctx.csrf_token
@@ -112,6 +114,33 @@ async def _check_csrf(request: Request, principal: Principal | None) -> None:
     submitted = await _submitted_csrf(request)
     if not expected or not hmac.compare_digest(submitted.encode(), expected.encode()):
         raise Forbidden("csrf_failed", "missing or invalid CSRF token; reload the page")
+
+
+def cached_principal(container: Container, request: Request, permission: str) -> Principal | None:
+    """What ``require(permission)`` would let through, decided from this process's caches
+    alone (no database, no thread): the principal when its token or session was resolved
+    moments ago, holds the permission and, for a cookie on an unsafe method, sent the CSRF
+    header. None in every other case: the caller then takes the full path, which answers
+    401, 403 or ``csrf_failed`` and logs the denial."""
+    header = request.headers.get("authorization", "")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        principal = service.cached_token(container, value.strip())
+    else:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        ctx = service.cached_session(container, cookie) if cookie else None
+        if ctx is None:
+            return None
+        if request.method not in SAFE_METHODS:
+            submitted = request.headers.get(CSRF_HEADER.lower(), "")
+            if not hmac.compare_digest(submitted.encode(), ctx.csrf_token.encode()):
+                return None
+        principal = ctx.principal
+    if principal is None or not principal.can(permission):
+        return None
+    return principal
 
 
 def require(permission: str) -> Callable[[Request], Awaitable[Principal]]:

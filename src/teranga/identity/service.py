@@ -311,7 +311,7 @@ TOKEN_CACHE_SECONDS = 5.0
 _TOKEN_CACHE_LIMIT = 10_000
 
 
-_generation = [0]  # bumped after a revocation or account change commits in this process
+_generation = [0]  # bumped after a revocation, logout or account change commits here
 
 
 def _forget_tokens() -> None:
@@ -382,10 +382,65 @@ class SessionContext:
     csrf_token: str
 
 
-def authenticate_session(container: Container, secret: str) -> SessionContext | None:
-    """The principal behind a session cookie, or None (unknown, expired, user disabled)."""
+# Resolved sessions are kept as briefly as tokens, for the same reason (a gate agent's
+# scanner page sends a scan every few seconds): logout, a disabled account or a role change
+# take effect at once in the process that made them and within SESSION_CACHE_SECONDS in
+# the others; the session's own expiry is checked on every hit.
+SESSION_CACHE_SECONDS = TOKEN_CACHE_SECONDS
+
+
+def _session_cache(
+    container: Container,
+) -> dict[str, tuple[float, int, SessionContext, dt.datetime]]:
+    cache = container.extras.get("identity.session_cache")
+    if cache is None:
+        cache = container.extras["identity.session_cache"] = {}
+    return cache
+
+
+def cached_session(container: Container, secret: str) -> SessionContext | None:
+    """The session behind a cookie if this process resolved it moments ago, else None
+    (then call ``authenticate_session``). Touches no database: safe on the event loop."""
     if not secret or len(secret) > 100:
         return None
+    hit = _session_cache(container).get(domain.sha256_hex(secret))
+    if (
+        hit is not None
+        and hit[0] > time.monotonic()
+        and hit[1] == _generation[0]
+        and container.clock.now() < hit[3]
+    ):
+        return hit[2]
+    return None
+
+
+def authenticate_session(container: Container, secret: str) -> SessionContext | None:
+    """The principal behind a session cookie, or None (unknown, expired, user disabled)."""
+    hit = cached_session(container, secret)
+    if hit is not None:
+        return hit
+    if not secret or len(secret) > 100:
+        return None
+    generation = _generation[0]
+    resolved = _resolve_session(container, secret)
+    if resolved is None:
+        return None
+    ctx, expires_at = resolved
+    cache = _session_cache(container)
+    if len(cache) >= _TOKEN_CACHE_LIMIT:
+        cache.clear()
+    cache[domain.sha256_hex(secret)] = (
+        time.monotonic() + SESSION_CACHE_SECONDS,
+        generation,
+        ctx,
+        expires_at,
+    )
+    return ctx
+
+
+def _resolve_session(
+    container: Container, secret: str
+) -> tuple[SessionContext, dt.datetime] | None:
     now = container.clock.now()
     with container.uow() as uow:
         row = repo.session_by_hash(uow.session, domain.sha256_hex(secret))
@@ -398,9 +453,11 @@ def authenticate_session(container: Container, secret: str) -> SessionContext | 
         if user is None or not user.active:
             return None
         sid, tenant_id, user_id, csrf = row.id, row.tenant_id, row.user_id, row.csrf_token
+        expires_at = row.expires_at
     with container.uow(tenant_id) as uow:
         roles = repo.roles_of(uow.session, tenant_id, user_id)
-    return SessionContext(Principal(user_id, tenant_id, roles, None, "session", sid), csrf)
+    principal = Principal(user_id, tenant_id, roles, None, "session", sid)
+    return SessionContext(principal, csrf), expires_at
 
 
 def _rate_keys(container: Container, email: str, client_ip: str) -> list[tuple[str, int]]:
@@ -499,6 +556,7 @@ def login(
                 old = repo.session_by_hash(uow.session, domain.sha256_hex(previous_secret))
                 if old is not None:
                     uow.session.delete(old)
+                    uow.on_commit(_forget_tokens)  # and the replaced session, if cached
             if _hasher.check_needs_rehash(stored_hash):
                 row_user = uow.session.get(User, user_id)
                 if row_user is not None and row_user.password_hash == stored_hash:
@@ -547,6 +605,7 @@ def logout(container: Container, secret: str) -> None:
         if row is None:
             return
         uow.session.delete(row)
+        uow.on_commit(_forget_tokens)  # and cached sessions
         audit.record(
             uow,
             action="identity.logout",

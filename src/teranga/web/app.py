@@ -14,7 +14,7 @@ from teranga.config import Settings, load_settings
 from teranga.container import Container, build_container
 from teranga.domains import domain_modules
 from teranga.platform import relay
-from teranga.web import errors, health, i18n, pages, streams
+from teranga.web import errors, fastpath, health, i18n, pages, streams
 from teranga.web.templating import StaticAssets
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     # Pages are read on 3G: compress text (htmx is 52 kB raw, 16 kB gzipped); SSE is excluded.
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     i18n.install(app, settings.languages)
+    fastpath.install(app, container)  # hot JSON endpoints (gate scans) skip the stack
     streams.install_fast_path(app, container)  # last: public streams skip the middleware stack
     return app
 
