@@ -145,3 +145,28 @@ def test_two_processes_batchers_and_retries(pg_container: Container) -> None:
     admitted = sum(v[0] for v in answers.values())
     assert admitted == TICKETS
     assert totals(c, tid) == (3 * TICKETS, TICKETS)
+
+
+def test_a_lost_connection_is_replaced(pg_container: Container) -> None:
+    """A writer's held connection killed by the server (a PostgreSQL restart, an idle
+    timeout) costs a retry on a new connection, not a failed scan."""
+    c = pg_container
+    tid, gates, _creds, texts = setup(c)
+    b = ScanBatcher(c)
+
+    def scan(text: str, nonce: str) -> service.ScanResult:
+        return asyncio.run(
+            b.scan(tenant_id=tid, gate_id=gates[0], text=text, scanner_id="g", nonce=nonce, now=AT)
+        )
+
+    assert scan(texts[0], "1").decision.accepted
+    (held, _maker) = b._held[0]
+    pid = held.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    held.rollback()
+    with c.engine.connect() as other:
+        assert other.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid or 0)})").scalar()
+        other.commit()
+    assert scan(texts[1], "2").decision.accepted
+    assert b._held[0][0] is not held
+    b.close()
+    assert totals(c, tid) == (2, 2)
