@@ -21,8 +21,9 @@ import logging
 import time
 import uuid
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, TypeVar, cast
 
 import anyio.to_thread
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -33,10 +34,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from teranga.access import credentials, service, tickets
 from teranga.access.domain import Credential, Direction
 from teranga.container import Container
-from teranga.platform.errors import ValidationFailed
+from teranga.platform.errors import NotFound, ValidationFailed
 from teranga.platform.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_BATCH = 200
 # One batch in flight per process: the next fills meanwhile. Two gave smaller batches and
@@ -71,6 +73,7 @@ class ScanBatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._gates: dict[tuple[uuid.UUID, uuid.UUID], tuple[float, service.GateConfig]] = {}
         self._keys: dict[uuid.UUID, _Keys] = {}
+        self._inflight: dict[object, asyncio.Task[Any]] = {}
         self._held: list[tuple[Connection, sessionmaker[Session]]] = []
         self.batches = 0  # counters for tests and the benchmark
         self.batched_scans = 0
@@ -121,22 +124,58 @@ class ScanBatcher:
         return await future
 
     # -- caches (per process; read on the event loop, filled from a worker thread) --------
+    # An expired entry is served while one background load refreshes it, and concurrent
+    # misses share one load: a busy process never stalls its scans, nor fills its worker
+    # threads, reloading the same gate or keys.
+
+    async def _load(self, key: object, load: Callable[[], T]) -> T:
+        """``load()`` in a worker thread, run once for all the callers waiting on ``key``."""
+        loop = asyncio.get_running_loop()
+        fut = self._inflight.get(key)
+        if fut is None or fut.get_loop() is not loop:
+            fut = loop.create_task(anyio.to_thread.run_sync(load))
+            self._inflight[key] = fut
+            fut.add_done_callback(lambda f: self._inflight.pop(key, None))
+        return cast(T, await asyncio.shield(fut))
+
+    def _in_background(self, key: object, refresh: Callable[[], Awaitable[object]]) -> None:
+        if key in self._inflight:
+            return
+
+        async def run() -> None:
+            try:
+                await refresh()
+            except Exception:  # the stale entry stays; the next request tries again
+                log.warning("scan cache refresh failed", exc_info=True)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _gate(self, tenant_id: uuid.UUID, gate_id: uuid.UUID) -> service.GateConfig:
         key = (tenant_id, gate_id)
         hit = self._gates.get(key)
-        now = time.monotonic()
-        if hit is not None and hit[0] > now:
-            return hit[1]
+        if hit is None:
+            return await self._fetch_gate(key)
+        if hit[0] <= time.monotonic():
+            self._in_background(("gate", key), lambda: self._fetch_gate(key))
+        return hit[1]
+
+    async def _fetch_gate(self, key: tuple[uuid.UUID, uuid.UUID]) -> service.GateConfig:
+        tenant_id, gate_id = key
 
         def load() -> service.GateConfig:
             with self.container.uow(tenant_id) as uow:
                 return service.gate_config(uow, gate_id)
 
-        gate = await anyio.to_thread.run_sync(load)  # NotFound (404) propagates
+        try:
+            gate = await self._load(("gate", key), load)
+        except NotFound:
+            self._gates.pop(key, None)  # deleted meanwhile: the route answers 404
+            raise
         if len(self._gates) > 10_000:
             self._gates.clear()
-        self._gates[key] = (now + GATE_TTL, gate)
+        self._gates[key] = (time.monotonic() + GATE_TTL, gate)
         return gate
 
     async def _load_keys(self, tenant_id: uuid.UUID) -> _Keys:
@@ -144,7 +183,7 @@ class ScanBatcher:
             with self.container.uow(tenant_id) as uow:
                 return _Keys(tickets.tenant_public_keys(uow), service.badge_public_keys(uow))
 
-        keys = await anyio.to_thread.run_sync(load)
+        keys = await self._load(("keys", tenant_id), load)
         keys.loaded = time.monotonic()
         keys.expires = keys.loaded + KEYS_TTL
         if len(self._keys) > 1_000:
@@ -160,8 +199,10 @@ class ScanBatcher:
         if not bare or len(text) > 400:
             return None
         keys = self._keys.get(tenant_id)
-        if keys is None or keys.expires <= time.monotonic():
+        if keys is None:
             keys = await self._load_keys(tenant_id)
+        elif keys.expires <= time.monotonic():
+            self._in_background(("keys", tenant_id), lambda: self._load_keys(tenant_id))
         if bare.upper().startswith(credentials.PREFIX):
             try:
                 badge_key = credentials.parse_badge(bare)[0].key_id
