@@ -66,7 +66,9 @@ def test_a_session_of_the_day_can_be_bought_given_and_scanned(tmp_path: Path) ->
             why = []
             for text in (ticket.qr, new.qr):
                 try:
-                    domain.verify_payload(domain.b45decode(text), ticketing_api.tenant_public_keys(uow))
+                    domain.verify_payload(
+                        domain.b45decode(text), ticketing_api.tenant_public_keys(uow)
+                    )
                     why.append("ok")
                 except domain.BadPayload as exc:
                     why.append(str(exc))
