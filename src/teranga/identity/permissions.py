@@ -8,6 +8,7 @@ narrow what its owner may do, never widen it).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
 
@@ -61,6 +62,12 @@ def allowed(roles: Iterable[str], scopes: Iterable[str] | None, permission: str)
     ``scopes`` is None for web sessions (no narrowing); a token always has scopes, and an
     empty scope list allows nothing.
     """
+    return _allowed(frozenset(roles), None if scopes is None else frozenset(scopes), permission)
+
+
+# Every request asks: remember the answers (a pure function of few distinct inputs).
+@functools.lru_cache(maxsize=8192)
+def _allowed(roles: frozenset[str], scopes: frozenset[str] | None, permission: str) -> bool:
     if not matches(role_patterns(roles), permission):
         return False
     return scopes is None or matches(scopes, permission)

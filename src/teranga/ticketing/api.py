@@ -89,6 +89,8 @@ def verify_ticket_text(uow: UnitOfWork, text: str) -> TicketClaims | None:
 
 def is_short_code(text: str) -> bool:
     """True when ``text`` is a typed short code (checked online), not a QR text."""
+    if len(text) > 40:  # a QR text (~100 characters): no need to normalise it
+        return False
     code = normalise_code(text.strip("\r\n\t"))
     return len(code) <= 12 and code_is_well_formed(code)
 
