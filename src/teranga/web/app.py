@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
@@ -18,6 +20,15 @@ from teranga.web import errors, fastpath, health, i18n, pages, streams
 from teranga.web.templating import StaticAssets
 
 STATIC_DIR = Path(__file__).parent / "static"
+
+# FastAPI >= 0.16x asks OpenTelemetry on every request whether a provider is configured
+# (an environment lookup each time: 7 % of a gate scan's CPU). Nothing is exported to a
+# third party here; metrics are our own /metrics. Older FastAPI has no such option.
+_NO_OPENTELEMETRY: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters
+    else {}
+)
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
@@ -38,6 +49,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             container.dispose()
 
     app = FastAPI(
+        **_NO_OPENTELEMETRY,
         title="Teranga API",
         version=__version__,
         description="Plateforme numérique souveraine — API publique de Teranga.",
