@@ -208,3 +208,20 @@ def test_any_written_form_of_a_senegalese_number_normalises_alike(
 ) -> None:
     written = intl + sep.join([prefix, rest[:3], rest[3:5], rest[5:]])
     assert normalise_phone(written) == f"+221{prefix}{rest}"
+
+
+def test_ed25519_verify_agrees_with_openssl_and_rejects_without_raising() -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    public = key.public_key().public_bytes_raw()
+    message = b"ticket body"
+    sig = key.sign(message)
+    assert crypto.ed25519_verify(public, sig, message)
+    key.public_key().verify(sig, message)  # the signer's library agrees
+    other = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
+    assert not crypto.ed25519_verify(other, sig, message)
+    assert not crypto.ed25519_verify(public, sig, message + b"!")
+    assert not crypto.ed25519_verify(public, sig[:-1] + bytes([sig[-1] ^ 1]), message)
+    assert not crypto.ed25519_verify(public, sig[:10], message)  # malformed signature
+    assert not crypto.ed25519_verify(public[:10], sig, message)  # malformed key
