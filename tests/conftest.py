@@ -70,6 +70,16 @@ def pg_settings(tmp_path: Path, pg_database: tuple[str, str]) -> Settings:
     return make_settings(tmp_path, database_url=app, database_admin_url=admin, app_db_role=APP_ROLE)
 
 
+@pytest.fixture
+def pg_container(pg_settings: Settings) -> Iterator[Container]:
+    """A container on this test's own PostgreSQL database (concurrency tests)."""
+    c = build_container(pg_settings)
+    try:
+        yield c
+    finally:
+        c.dispose()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("pg", marks=pytest.mark.pg)])
 def db_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     if request.param == "sqlite":

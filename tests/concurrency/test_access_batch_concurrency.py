@@ -8,7 +8,6 @@ import asyncio
 import random
 import threading
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -17,8 +16,7 @@ from teranga.access import service, tickets
 from teranga.access.batcher import ScanBatcher
 from teranga.access.domain import Credential, Reason
 from teranga.access.models import PresenceRow, ScanRow
-from teranga.config import Settings
-from teranga.container import Container, build_container
+from teranga.container import Container
 from tests.integration.test_access_batch import AT, SALE
 from tests.integration.test_access_codes import sell
 from tests.integration.test_ticketing_flow import make_session
@@ -26,15 +24,6 @@ from tests.integration.test_ticketing_flow import make_session
 pytestmark = pytest.mark.pg
 GATES = 6
 TICKETS = 120
-
-
-@pytest.fixture
-def pg_container(pg_settings: Settings) -> Iterator[Container]:
-    c = build_container(pg_settings)
-    try:
-        yield c
-    finally:
-        c.dispose()
 
 
 def setup(c: Container) -> tuple[uuid.UUID, list[uuid.UUID], list[Credential], list[str]]:

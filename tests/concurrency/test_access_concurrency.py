@@ -5,29 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
 from teranga.access import service
 from teranga.access.domain import Reason
-from teranga.config import Settings
-from teranga.container import Container, build_container
+from teranga.container import Container
 from tests.factories import make_tenant
 from tests.integration.test_access import NOW
 
 pytestmark = pytest.mark.pg
 GATES = 8
 ROUNDS = 25
-
-
-@pytest.fixture
-def pg_container(pg_settings: Settings) -> Iterator[Container]:
-    c = build_container(pg_settings)
-    try:
-        yield c
-    finally:
-        c.dispose()
 
 
 def test_eight_gates_one_entry(pg_container: Container) -> None:

@@ -7,15 +7,13 @@ import datetime as dt
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from teranga.config import Settings
-from teranga.container import Container, build_container
+from teranga.container import Container
 from teranga.platform.clock import Clock
 from teranga.platform.uow import UnitOfWork
 from teranga.ticketing.payments import service
@@ -52,15 +50,6 @@ class SlowBook(OrderBook):
         return super().on_payment_confirmed(
             uow, order_id=order_id, payment_id=payment_id, amount_xof=amount_xof, provider=provider
         )
-
-
-@pytest.fixture
-def pg_container(pg_settings: Settings) -> Iterator[Container]:
-    c = build_container(pg_settings)
-    try:
-        yield c
-    finally:
-        c.dispose()
 
 
 def _race(

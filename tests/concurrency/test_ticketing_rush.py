@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from teranga.config import Settings
-from teranga.container import Container, build_container
+from teranga.container import Container
 from teranga.platform.errors import Conflict
 from teranga.platform.uow import UnitOfWork
 from teranga.ticketing import fulfilment, repo, sales
@@ -28,15 +28,6 @@ from tests.integration.test_ticketing_flow import T0, Setup, make_session
 pytestmark = pytest.mark.pg
 
 BUYERS = 200
-
-
-@pytest.fixture
-def pg_container(pg_settings: Settings) -> Iterator[Container]:
-    c = build_container(pg_settings)
-    try:
-        yield c
-    finally:
-        c.dispose()
 
 
 def _buy(container: Container, st: Setup, category: uuid.UUID, n: int) -> str:

@@ -12,14 +12,13 @@ import random
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
 
-from teranga.config import Settings
-from teranga.container import Container, build_container
+from teranga.container import Container
 from teranga.platform.errors import Conflict
 from teranga.platform.uow import UnitOfWork
 from teranga.ticketing import aftersale, fulfilment, pii, repo, sales
@@ -32,15 +31,6 @@ CAP = 4
 GIVERS = 24
 OWN_CHECKOUTS = 6
 PHONE = "770000042"
-
-
-@pytest.fixture
-def pg_container(pg_settings: Settings) -> Iterator[Container]:
-    c = build_container(pg_settings)
-    try:
-        yield c
-    finally:
-        c.dispose()
 
 
 def _prepare(container: Container) -> tuple[Setup, list[uuid.UUID], list[uuid.UUID]]:

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from teranga.access import credentials, service, tickets
 from teranga.access.domain import Credential, Direction
 from teranga.container import Container
-from teranga.platform.errors import NotFound, ValidationFailed
+from teranga.platform.errors import NotFound
 from teranga.platform.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -90,8 +90,7 @@ class ScanBatcher:
         direction: Direction = Direction.IN,
         agent_id: uuid.UUID | None = None,
     ) -> service.ScanResult:
-        if not scanner_id or len(scanner_id) > 64 or not nonce or len(nonce) > 64:
-            raise ValidationFailed("nonce", "scanner_id and nonce are 1-64 characters")
+        service.check_nonce(scanner_id, nonce)
         bare = text.strip()
         if direction is not Direction.IN or (bare and tickets.is_short_code(bare)):
             return await anyio.to_thread.run_sync(

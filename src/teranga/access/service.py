@@ -595,6 +595,11 @@ def _cached_badge_keys(uow: UnitOfWork) -> dict[int, Ed25519PublicKey]:
     )
 
 
+def check_nonce(scanner_id: str, nonce: str) -> None:
+    if not scanner_id or len(scanner_id) > 64 or not nonce or len(nonce) > 64:
+        raise ValidationFailed("nonce", "scanner_id and nonce are 1-64 characters")
+
+
 def scan(
     uow: UnitOfWork,
     *,
@@ -612,8 +617,7 @@ def scan(
     concurrent duplicate): the caller rolls back and replays the recorded answer
     (``scan_once`` does both).
     """
-    if not scanner_id or len(scanner_id) > 64 or not nonce or len(nonce) > 64:
-        raise ValidationFailed("nonce", "scanner_id and nonce are 1-64 characters")
+    check_nonce(scanner_id, nonce)
     gate = gate_config(uow, gate_id)
     cred = decode(uow, text, badge_keys=_cached_badge_keys(uow))
     decision: Decision

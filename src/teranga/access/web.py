@@ -178,6 +178,10 @@ def get_conflicts(p: ConfigRead, container: ContainerDep) -> list[ConflictOut]:
 
 @api.post("/gates/{gate_id}/scans", summary="Scan a ticket or badge at a gate (online)")
 async def scan(gate_id: uuid.UUID, body: ScanIn, p: ScanWrite, container: ContainerDep) -> ScanOut:
+    return await _scan(container, gate_id, body, p)
+
+
+async def _scan(container: Container, gate_id: uuid.UUID, body: ScanIn, p: Principal) -> ScanOut:
     res = await batcher_of(container).scan(
         tenant_id=p.tenant_id,
         gate_id=gate_id,
@@ -214,17 +218,8 @@ async def _fast_scan(
         data = ScanIn.model_validate_json(body)
     except ValidationError:
         return None
-    res = await batcher_of(container).scan(
-        tenant_id=p.tenant_id,
-        gate_id=uuid.UUID(params["gate_id"]),
-        text=data.text,
-        scanner_id=data.scanner_id,
-        nonce=data.nonce,
-        now=container.clock.now(),
-        direction=data.direction,
-        agent_id=p.user_id,
-    )
-    return _scan_out(res).model_dump_json().encode()
+    out = await _scan(container, uuid.UUID(params["gate_id"]), data, p)
+    return out.model_dump_json().encode()
 
 
 def setup(app: object, container: Container) -> None:
