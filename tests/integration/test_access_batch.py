@@ -167,3 +167,50 @@ def test_batcher_groups_replays_and_learns_new_keys(
     assert res.decision.reason is Reason.ALREADY_ENTERED
     res = asyncio.run(scan(gates[1], "HELLO WORLD", "g1", "junk"))
     assert res.decision.reason is Reason.UNKNOWN
+
+
+def test_one_failing_scan_does_not_fail_its_batch(
+    container: Container, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A scan whose write fails for a reason of its own (here a simulated data error) fails
+    alone: its batch is rolled back and written again one scan at a time."""
+    st = make_session(container, ga=10, per_person=None)
+    gate = make_gate(container, st)
+    sold = sell(container, st, 4, SALE)
+    (warm,) = sell(container, st, 1, SALE)
+    real = service.scan_batch
+
+    def scan_batch(uow: object, reqs: list[service.ScanRequest]) -> list[service.ScanResult]:
+        if any(r.nonce == "poison" for r in reqs):
+            raise ValueError("simulated bad row")
+        return real(uow, reqs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "scan_batch", scan_batch)
+    b = ScanBatcher(container)
+
+    async def rush() -> list[service.ScanResult | BaseException]:
+        # Caches filled first: the four scans below then queue before the writer runs,
+        # so they share one batch.
+        await b.scan(
+            tenant_id=st.tenant, gate_id=gate, text=warm.qr, scanner_id="g", nonce="w", now=AT
+        )
+        jobs = [
+            b.scan(
+                tenant_id=st.tenant,
+                gate_id=gate,
+                text=t.qr,
+                scanner_id="g",
+                nonce="poison" if i == 1 else str(i),
+                now=AT,
+            )
+            for i, t in enumerate(sold)
+        ]
+        return list(await asyncio.gather(*jobs, return_exceptions=True))
+
+    out = asyncio.run(rush())
+    assert "writing its scans one by one" in caplog.text
+    assert isinstance(out[1], ValueError)
+    good = [r for i, r in enumerate(out) if i != 1]
+    assert all(isinstance(r, service.ScanResult) and r.decision.accepted for r in good)
+    assert count(container, st.tenant, PresenceRow) == 4  # the warm-up and three
+    assert count(container, st.tenant, ScanRow) == 4

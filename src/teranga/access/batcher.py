@@ -240,14 +240,24 @@ class ScanBatcher:
                 batch = self._take()
                 try:
                     results = await anyio.to_thread.run_sync(self._write, batch)
-                except Exception as exc:  # the database is down: every caller gets the error
+                except Exception as exc:
+                    if len(batch) == 1 or isinstance(exc, OperationalError):
+                        # The database is down: every caller gets the error.
+                        _settle(batch, exc)
+                        continue
+                    # Anything else may come from one scan: write them one by one, so that
+                    # only that one fails (the batch rolled back as a whole).
+                    log.warning("scan batch failed; writing its scans one by one", exc_info=True)
                     for p in batch:
-                        if not p.future.done():
-                            p.future.set_exception(exc)
+                        try:
+                            (res,) = await anyio.to_thread.run_sync(self._write, [p])
+                        except Exception as one:
+                            _settle([p], one)
+                        else:
+                            _settle([p], res)
                     continue
                 for p, res in zip(batch, results, strict=True):
-                    if not p.future.done():  # a caller that went away leaves a cancelled one
-                        p.future.set_result(res)
+                    _settle([p], res)
         finally:
             self._active -= 1
 
@@ -315,6 +325,16 @@ class ScanBatcher:
         if len(done_results) != len(reqs):  # pragma: no cover - every scan is answered above
             raise RuntimeError("scan batch left scans unanswered")
         return done_results
+
+
+def _settle(batch: list[_Pending], outcome: service.ScanResult | BaseException) -> None:
+    for p in batch:
+        if p.future.done():  # a caller that went away leaves a cancelled one
+            continue
+        if isinstance(outcome, BaseException):
+            p.future.set_exception(outcome)
+        else:
+            p.future.set_result(outcome)
 
 
 def batcher_of(container: Container) -> ScanBatcher:
