@@ -229,3 +229,36 @@ def test_sms_text_fits_one_message_whatever_the_session_name() -> None:
     assert notify.received_text(None, "Finale", link).startswith(
         "Billet JOJ Dakar 2026 transféré : "
     )
+
+
+def test_a_transfer_wakes_the_notifier_for_its_tenant_only(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commit that queues an SMS wakes the running notifier, which sends it without
+    sweeping every tenant (the full sweep waits for its poll)."""
+    import asyncio
+
+    st = make_session(container)
+    bought = buy(container, st, BUYER, qty=1)
+    sender = LogSmsSender()
+    notifier = notify.Notifier(container, sender, poll_interval=600)
+    notify._notifiers.add(notifier)
+    sweeps: list[int] = []
+    monkeypatch.setattr(notifier, "_tenants", lambda: sweeps.append(1) or [])
+
+    async def run() -> None:
+        await notifier.start()
+        try:
+            await asyncio.to_thread(
+                _give, container, st, bought.order.tickets[0].id, FRIEND, order_token=bought.token
+            )
+            for _ in range(200):  # 10 s at most
+                if sender.sent:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            await notifier.stop()
+
+    asyncio.run(run())
+    assert [m.to for m in sender.sent] == [FRIEND_E164]
+    assert sweeps == []

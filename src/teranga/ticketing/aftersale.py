@@ -318,7 +318,6 @@ def transfer_ticket(
         target_id=str(ticket.id),
         details={"new_ticket_id": str(new_id)},
     )
-    # Also wakes the SMS notifier after commit (see notify.install).
     uow.publish(
         "ticketing.ticket.revoked",
         {"ticket_id": str(ticket.id), "replaced_by": str(new_id), "session_id": str(s.id)},

@@ -11,14 +11,21 @@ Sending follows the webhook deliveries: due rows are claimed with a compare-and-
 ``attempts`` and a lease (a sender that dies mid-way loses its claim when the lease ends),
 the gateway is called outside any transaction, and a failure is retried with exponential
 back-off until ``max_attempts``. Delivery is at least once.
+
+A commit that queued a message marks its tenant and wakes this process's notifiers, which
+then look at the marked tenants only; every ``poll_interval`` they look at every tenant
+(retries, rows left by a crash or queued by another process).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
+import threading
 import uuid
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -62,10 +69,32 @@ def received_text(giver_masked: str | None, session_name: str, link: str) -> str
     return f"{start}{name}{end}"
 
 
+# Tenants that queued messages in this process since a notifier last looked, and the
+# notifiers to wake (one per container; tests build several).
+_queued_tenants: set[uuid.UUID] = set()
+_queued_lock = threading.Lock()
+_notifiers: weakref.WeakSet[Notifier] = weakref.WeakSet()
+
+
+def _mark_queued(tenant_id: uuid.UUID) -> None:
+    with _queued_lock:
+        _queued_tenants.add(tenant_id)
+    for notifier in list(_notifiers):
+        notifier.wake()
+
+
+def take_queued_tenants() -> set[uuid.UUID]:
+    with _queued_lock:
+        taken = set(_queued_tenants)
+        _queued_tenants.clear()
+    return taken
+
+
 def queue_ticket_received(
     uow: UnitOfWork, *, ticket_id: uuid.UUID, secret: str, now: dt.datetime
 ) -> None:
     """Tell the new holder of a transferred ticket, after commit (see the module doc)."""
+    uow.on_commit(functools.partial(_mark_queued, uow.require_tenant()))
     uow.session.add(
         TicketSms(
             id=new_id(),
@@ -227,12 +256,15 @@ class Notifier(BackgroundWorker):
         with self.container.uow() as uow:
             return [t.id for t in tenancy.list_tenants(uow)]
 
-    def send_due(self, now: dt.datetime | None = None) -> int:
-        """Claim, send and record every due message; returns how many were attempted."""
+    def send_due(
+        self, now: dt.datetime | None = None, tenants: set[uuid.UUID] | None = None
+    ) -> int:
+        """Claim, send and record every due message (of ``tenants``, else of every
+        tenant); returns how many were attempted."""
         moment = now or self.container.clock.now()
         base_url = self.container.settings.base_url
         attempted = 0
-        for tid in self._tenants():
+        for tid in sorted(tenants) if tenants is not None else self._tenants():
             try:
                 with self.container.uow(tid) as uow:
                     jobs = claim_due(
@@ -267,19 +299,30 @@ class Notifier(BackgroundWorker):
 
     # -- the loop -------------------------------------------------------------------------
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_full = loop.time()
         while not self._stopping:
-            await self._wait(self.poll_interval)
+            woken = await self._wait(self.poll_interval)
             if self._stopping:
                 return
+            target: set[uuid.UUID] | None
+            if not woken or loop.time() - last_full >= self.poll_interval:
+                take_queued_tenants()  # the full pass covers them
+                target = None
+            else:
+                target = take_queued_tenants()
+                if not target:
+                    continue
             try:
-                await asyncio.to_thread(self.send_due)
-            except Exception:  # database down: try again at the next poll
+                await asyncio.to_thread(self.send_due, None, target)
+                if target is None:
+                    last_full = loop.time()
+            except Exception:  # database down: everything again at the next poll
                 log.warning("sms pass failed", exc_info=True)
 
 
 def install(container: Container) -> Notifier:
-    """One notifier per process, woken after commits that wrote outbox rows (a transfer
-    publishes ``ticketing.ticket.revoked`` in the same transaction as its SMS row)."""
+    """One notifier per container, woken after the commits that queue messages."""
     existing = container.extras.get(NOTIFIER_KEY)
     if isinstance(existing, Notifier):
         return existing
@@ -289,7 +332,7 @@ def install(container: Container) -> Notifier:
         container.extras[SENDER_KEY] = sender
     notifier = Notifier(container, sender)
     container.extras[NOTIFIER_KEY] = notifier
-    container.uow_factory.after_publish_hooks.append(notifier.wake)
+    _notifiers.add(notifier)
     container.extras.setdefault("startup", []).append(notifier.start)
     container.extras.setdefault("shutdown", []).append(notifier.stop)
     return notifier
