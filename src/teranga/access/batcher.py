@@ -44,7 +44,7 @@ MAX_BATCH = 200
 # One batch in flight per process: the next fills meanwhile. Two gave smaller batches and
 # 20 % fewer scans/s at 64 gates (bench/gate_scan.py).
 FLUSHERS = 1
-GATE_TTL = service._GATE_TTL  # configuration changes reach every process within 5 s
+GATE_TTL = service.GATE_TTL  # configuration changes reach every process within 5 s
 KEYS_TTL = 60.0
 KEYS_REFRESH_MIN = 2.0  # an unknown key id reloads the keys at most this often
 RETRIES = 3
@@ -165,7 +165,7 @@ class ScanBatcher:
 
         def load() -> service.GateConfig:
             with self.container.uow(tenant_id) as uow:
-                return service.gate_config(uow, gate_id)
+                return service.load_gate_config(uow, gate_id)
 
         try:
             gate = await self._load(("gate", key), load)

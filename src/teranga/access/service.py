@@ -555,7 +555,7 @@ class GateConfig:
 
 # Per process and engine: gate configuration (5 s) and badge keys (60 s). A scan then costs
 # a handful of indexed statements; configuration changes reach every process within 5 s.
-_GATE_TTL = 5.0
+GATE_TTL = 5.0
 _KEYS_TTL = 60.0
 _caches: weakref.WeakKeyDictionary[object, dict[tuple[str, object], tuple[float, object]]] = (
     weakref.WeakKeyDictionary()
@@ -578,15 +578,20 @@ def _cached(uow: UnitOfWork, key: tuple[str, object], ttl: float, load: Callable
     return value
 
 
+def load_gate_config(uow: UnitOfWork, gate_id: uuid.UUID) -> GateConfig:
+    """A gate's configuration as stored now (no cache)."""
+    gate = get_gate(uow, gate_id)
+    rows = [get_list(uow, uuid.UUID(lid)) for lid in gate.list_ids]
+    return GateConfig(gate.id, gate.name, tuple((rule_of(r), r.exit_scans) for r in rows))
+
+
 def gate_config(uow: UnitOfWork, gate_id: uuid.UUID) -> GateConfig:
-    tid = uow.require_tenant()
-
-    def load() -> GateConfig:
-        gate = get_gate(uow, gate_id)
-        rows = [get_list(uow, uuid.UUID(lid)) for lid in gate.list_ids]
-        return GateConfig(gate.id, gate.name, tuple((rule_of(r), r.exit_scans) for r in rows))
-
-    return _cached(uow, ("gate", (tid, gate_id)), _GATE_TTL, load)
+    return _cached(
+        uow,
+        ("gate", (uow.require_tenant(), gate_id)),
+        GATE_TTL,
+        lambda: load_gate_config(uow, gate_id),
+    )
 
 
 def _cached_badge_keys(uow: UnitOfWork) -> dict[int, Ed25519PublicKey]:
@@ -742,41 +747,21 @@ class DuplicateScans(Exception):
         self.indexes = indexes
 
 
-# Returned by a batch INSERT: the key of each row it created.
-_RETURNING = {
-    "access_presence": ("list_id", "credential_id"),
-    "access_scans": ("scanner_id", "nonce"),
-}
-_PG_TYPES = {
-    "tenant_id": "uuid",
-    "list_id": "uuid",
-    "credential_id": "uuid",
-    "agent_id": "uuid",
-    "id": "uuid",
-    "inside": "boolean",
-    "accepted": "boolean",
-    "online": "boolean",
-    "entries": "integer",
-    "at": "timestamptz",
-    "received_at": "timestamptz",
-}
-
-
 def _insert_rows(
-    uow: UnitOfWork, table: sa.Table, rows: list[dict[str, Any]]
+    uow: UnitOfWork, table: sa.Table, rows: list[dict[str, Any]], returning: tuple[str, ...]
 ) -> Sequence[sa.Row[Any]]:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING the key of each created row, in the
-    given order. On PostgreSQL one statement of the same text whatever the number of rows
-    (a column of values per array, through unnest): prepared once per connection, and no
-    per-row SQL to render in Python."""
-    returning = _RETURNING[table.name]
-    if uow.session.get_bind().dialect.name != "postgresql":
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING ``returning`` of each created row, in
+    the given order. On PostgreSQL one statement of the same text whatever the number of
+    rows (a column of values per array, through unnest): prepared once per connection, and
+    no per-row SQL to render in Python."""
+    dialect = uow.session.get_bind().dialect
+    if dialect.name != "postgresql":
         stmt = (
             _insert(uow)(table).on_conflict_do_nothing().returning(*(table.c[c] for c in returning))
         )
         return list(uow.session.execute(stmt, rows))
     cols = [table.c[c].name for c in rows[0]]  # only the table's own column names
-    arrays = ", ".join(f"CAST(:{c} AS {_PG_TYPES.get(c, 'text')}[])" for c in cols)
+    arrays = ", ".join(f"CAST(:{c} AS {table.c[c].type.compile(dialect=dialect)}[])" for c in cols)
     # Identifiers are the table's own; every value is a bound parameter.
     sql = (
         f"INSERT INTO {table.name} ({', '.join(cols)}) "  # noqa: S608
@@ -877,7 +862,10 @@ def scan_batch(uow: UnitOfWork, reqs: Sequence[ScanRequest]) -> list[ScanResult]
             }
             for lid, cid in keys
         ]
-        won = {(row.list_id, row.credential_id) for row in _insert_rows(uow, _PRESENCE, rows)}
+        won = {
+            (row.list_id, row.credential_id)
+            for row in _insert_rows(uow, _PRESENCE, rows, ("list_id", "credential_id"))
+        }
         lost = {k for i, k in claim_of.items() if k not in won or claimants[k] != i}
         where: dict[tuple[uuid.UUID, uuid.UUID], tuple[str, dt.datetime]] = {}
         if lost:
@@ -928,7 +916,10 @@ def scan_batch(uow: UnitOfWork, reqs: Sequence[ScanRequest]) -> list[ScanResult]
                 "agent_id": r.agent_id,
             }
         )
-    recorded = {(row.scanner_id, row.nonce) for row in _insert_rows(uow, _SCANS, params)}
+    recorded = {
+        (row.scanner_id, row.nonce)
+        for row in _insert_rows(uow, _SCANS, params, ("scanner_id", "nonce"))
+    }
     missing = [i for i in records if (reqs[i].scanner_id, reqs[i].nonce) not in recorded]
     if missing:
         raise DuplicateScans(missing + [i for i, f in copies.items() if f in missing])

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from teranga.audit.models import (
 from teranga.platform.errors import NotFound, ValidationFailed
 from teranga.platform.ids import new_id
 from teranga.platform.uow import UnitOfWork
+from teranga.platform.worker import TenantMarks
 
 VERIFY_BATCH = 1000
 EMPTY_ROOT = merkle.EMPTY_ROOT.hex()
@@ -129,27 +129,17 @@ def record(
     )
     session.add(AuditPending(tenant_id=tenant_id, entry_id=entry_id))
     session.flush()
-    uow.on_commit(functools.partial(_mark_pending, tenant_id))
+    uow.on_commit(functools.partial(_pending.mark, tenant_id))
     return entry_id
 
 
 # Tenants that committed entries in this process since the integrator last looked: it
-# integrates those every few seconds and only sweeps every tenant now and then (entries
-# recorded by other processes, or marks taken by another container in the same process).
-_pending_tenants: set[uuid.UUID] = set()
-_pending_lock = threading.Lock()
-
-
-def _mark_pending(tenant_id: uuid.UUID) -> None:
-    with _pending_lock:
-        _pending_tenants.add(tenant_id)
+# integrates those every few seconds and sweeps every tenant now and then.
+_pending = TenantMarks()
 
 
 def take_pending_tenants() -> set[uuid.UUID]:
-    with _pending_lock:
-        taken = set(_pending_tenants)
-        _pending_tenants.clear()
-    return taken
+    return _pending.take()
 
 
 # -- reading --------------------------------------------------------------------------------

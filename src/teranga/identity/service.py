@@ -338,19 +338,20 @@ def cached_token(container: Container, secret: str) -> Principal | None:
 
 def authenticate_token(container: Container, secret: str) -> Principal | None:
     """The principal behind a bearer token, or None (unknown, expired, revoked, disabled)."""
-    if not domain.looks_like_api_token(secret):
-        return None
-    key = domain.sha256_hex(secret)
-    cache = _token_cache(container)
-    hit = cache.get(key)
-    if hit is not None and hit[0] > time.monotonic() and hit[1] == _generation[0]:
-        return hit[2]
+    hit = cached_token(container, secret)
+    if hit is not None or not domain.looks_like_api_token(secret):
+        return hit
     generation = _generation[0]
     principal = _resolve_token(container, secret)
     if principal is not None:
+        cache = _token_cache(container)
         if len(cache) >= _TOKEN_CACHE_LIMIT:
             cache.clear()
-        cache[key] = (time.monotonic() + TOKEN_CACHE_SECONDS, generation, principal)
+        cache[domain.sha256_hex(secret)] = (
+            time.monotonic() + TOKEN_CACHE_SECONDS,
+            generation,
+            principal,
+        )
     return principal
 
 
@@ -417,10 +418,8 @@ def cached_session(container: Container, secret: str) -> SessionContext | None:
 def authenticate_session(container: Container, secret: str) -> SessionContext | None:
     """The principal behind a session cookie, or None (unknown, expired, user disabled)."""
     hit = cached_session(container, secret)
-    if hit is not None:
+    if hit is not None or not secret or len(secret) > 100:
         return hit
-    if not secret or len(secret) > 100:
-        return None
     generation = _generation[0]
     resolved = _resolve_session(container, secret)
     if resolved is None:

@@ -6,6 +6,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+import uuid
+
+
+class TenantMarks:
+    """Tenants that committed work for a worker in this process since it last looked, marked
+    by after-commit hooks from any thread: a woken pass visits those only, and a periodic
+    full pass every tenant (work from other processes, or marks another worker took)."""
+
+    def __init__(self) -> None:
+        self._tenants: set[uuid.UUID] = set()
+        self._lock = threading.Lock()
+
+    def mark(self, tenant_id: uuid.UUID) -> None:
+        with self._lock:
+            self._tenants.add(tenant_id)
+
+    def take(self) -> set[uuid.UUID]:
+        with self._lock:
+            taken, self._tenants = self._tenants, set()
+        return taken
 
 
 class BackgroundWorker:

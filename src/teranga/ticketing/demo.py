@@ -85,24 +85,30 @@ def _free_zone(uow: UnitOfWork, session_id: uuid.UUID, capacity: int) -> None:
     )
 
 
+def _event_named(uow: UnitOfWork, name: str, description: str) -> uuid.UUID:
+    """The demo event of that name, created the first time (loading the demo twice adds
+    nothing)."""
+    event_id = uow.session.scalar(
+        sa.select(TicketedEvent.id).where(
+            TicketedEvent.tenant_id == uow.require_tenant(), TicketedEvent.name == name
+        )
+    )
+    if event_id is None:
+        event_id = catalogue.create_event(uow, name=name, description=description).id
+    return event_id
+
+
 def _after_games(uow: UnitOfWork, now: dt.datetime, venue: Any) -> int:
     """Sessions dated from today, so every step works in the demo whatever the date: the
     Games' own sessions are past once they ended (transfers close, gates refuse tickets
     after a session). The first one starts in two hours: its gates are open now (they open
     four hours before). Each is created again once the previous one of its name is over."""
-    tenant_id = uow.require_tenant()
-    event_id = uow.session.scalar(
-        sa.select(TicketedEvent.id).where(
-            TicketedEvent.tenant_id == tenant_id, TicketedEvent.name == AFTER_EVENT_NAME
-        )
+    event_id = _event_named(
+        uow,
+        AFTER_EVENT_NAME,
+        "Événements fictifs datés d'aujourd'hui, pour essayer la billetterie "
+        "et le contrôle d'accès de bout en bout (tarifs illustratifs).",
     )
-    if event_id is None:
-        event_id = catalogue.create_event(
-            uow,
-            name=AFTER_EVENT_NAME,
-            description="Événements fictifs datés d'aujourd'hui, pour essayer la billetterie "
-            "et le contrôle d'accès de bout en bout (tarifs illustratifs).",
-        ).id
     live = set(
         uow.session.scalars(
             sa.select(TicketSession.name).where(
@@ -161,17 +167,9 @@ def load(settings: Settings) -> list[str]:
         with container.uow(tenant_id) as uow:
             sessions = programme.list_sessions(uow)
             venues = {v.id: v for v in programme.list_venues(uow)}
-            event_id = uow.session.scalar(
-                sa.select(TicketedEvent.id).where(
-                    TicketedEvent.tenant_id == tenant_id, TicketedEvent.name == EVENT_NAME
-                )
+            event_id = _event_named(
+                uow, EVENT_NAME, "Billetterie de démonstration (tarifs illustratifs)."
             )
-            if event_id is None:
-                event_id = catalogue.create_event(
-                    uow,
-                    name=EVENT_NAME,
-                    description="Billetterie de démonstration (tarifs illustratifs).",
-                ).id
             done = set(
                 uow.session.scalars(
                     sa.select(TicketSession.programme_session_id).where(

@@ -23,7 +23,6 @@ import asyncio
 import datetime as dt
 import functools
 import logging
-import threading
 import uuid
 import weakref
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ import sqlalchemy as sa
 from teranga.platform.ids import new_id
 from teranga.platform.sms import SmsError, SmsSender, gsm7, make_sender, mask_phone
 from teranga.platform.uow import UnitOfWork
-from teranga.platform.worker import BackgroundWorker
+from teranga.platform.worker import BackgroundWorker, TenantMarks
 from teranga.tenancy import api as tenancy
 from teranga.ticketing import pii
 from teranga.ticketing.domain import TicketStatus
@@ -71,23 +70,14 @@ def received_text(giver_masked: str | None, session_name: str, link: str) -> str
 
 # Tenants that queued messages in this process since a notifier last looked, and the
 # notifiers to wake (one per container; tests build several).
-_queued_tenants: set[uuid.UUID] = set()
-_queued_lock = threading.Lock()
+_queued = TenantMarks()
 _notifiers: weakref.WeakSet[Notifier] = weakref.WeakSet()
 
 
 def _mark_queued(tenant_id: uuid.UUID) -> None:
-    with _queued_lock:
-        _queued_tenants.add(tenant_id)
+    _queued.mark(tenant_id)
     for notifier in list(_notifiers):
         notifier.wake()
-
-
-def take_queued_tenants() -> set[uuid.UUID]:
-    with _queued_lock:
-        taken = set(_queued_tenants)
-        _queued_tenants.clear()
-    return taken
 
 
 def queue_ticket_received(
@@ -307,10 +297,10 @@ class Notifier(BackgroundWorker):
                 return
             target: set[uuid.UUID] | None
             if not woken or loop.time() - last_full >= self.poll_interval:
-                take_queued_tenants()  # the full pass covers them
+                _queued.take()  # the full pass covers them
                 target = None
             else:
-                target = take_queued_tenants()
+                target = _queued.take()
                 if not target:
                     continue
             try:

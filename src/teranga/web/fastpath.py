@@ -53,15 +53,15 @@ def register(container: Container, route: FastRoute) -> None:
     container.extras.setdefault(EXTRA, []).append(route)
 
 
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    """``receive`` for the full path: the body already read, then the client's own."""
-    sent = False
+def _replaying(chunks: list[bytes], more: bool, receive: Receive) -> Receive:
+    """``receive`` for the full path: the body chunks already read, as they came, then the
+    client's own (the rest of the body when ``more``, else only a disconnect)."""
+    pending = list(chunks)
 
     async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+        if pending:
+            chunk = pending.pop(0)
+            return {"type": "http.request", "body": chunk, "more_body": more or bool(pending)}
         return await receive()
 
     return replay
@@ -96,15 +96,16 @@ class FastPaths:
             chunks.append(chunk)
             size += len(chunk)
             more = bool(message.get("more_body", False))
-        body = b"".join(chunks)
-        if more:  # too big for a fast answer: the full path reads the rest and decides
-            await self.app(scope, _replaying_partial(chunks, receive), send)
-            return
-        replay = _replaying(body, receive)
-        principal = cached_principal(self.container, Request(scope), route.permission)
-        if principal is None or size > route.max_body:
+        replay = _replaying(chunks, more, receive)
+        # Too big for a fast answer, or no cached credential: the full path decides.
+        if more or size > route.max_body:
             await self.app(scope, replay, send)
             return
+        principal = cached_principal(self.container, Request(scope), route.permission)
+        if principal is None:
+            await self.app(scope, replay, send)
+            return
+        body = b"".join(chunks)
         lang = i18n.language_for_scope(scope)
         incoming = next((v for k, v in scope["headers"] if k == REQUEST_ID_HEADER), None)
         rid = sane_request_id(incoming.decode("latin-1") if incoming else None) or new_request_id()
@@ -131,18 +132,6 @@ class FastPaths:
         stats[route.path.pattern] = stats.get(route.path.pattern, 0) + 1
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": answer})
-
-
-def _replaying_partial(chunks: list[bytes], receive: Receive) -> Receive:
-    """``receive`` replaying the chunks read so far, each as it came, then the client's."""
-    pending = list(chunks)
-
-    async def replay() -> Message:
-        if pending:
-            return {"type": "http.request", "body": pending.pop(0), "more_body": True}
-        return await receive()
-
-    return replay
 
 
 def install(app: Any, container: Container) -> None:
