@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import threading
 import time
 import uuid
@@ -760,16 +761,25 @@ def _insert_rows(
             _insert(uow)(table).on_conflict_do_nothing().returning(*(table.c[c] for c in returning))
         )
         return list(uow.session.execute(stmt, rows))
-    cols = [table.c[c].name for c in rows[0]]  # only the table's own column names
-    arrays = ", ".join(f"CAST(:{c} AS {table.c[c].type.compile(dialect=dialect)}[])" for c in cols)
-    # Identifiers are the table's own; every value is a bound parameter.
-    sql = (
+    cols = tuple(rows[0])
+    sql = _unnest_insert(table, cols, returning, dialect)
+    return list(uow.session.execute(sa.text(sql), {c: [r[c] for r in rows] for c in cols}))
+
+
+@functools.lru_cache(maxsize=32)
+def _unnest_insert(
+    table: sa.Table, cols: tuple[str, ...], returning: tuple[str, ...], dialect: sa.Dialect
+) -> str:
+    """The statement text, built once: identifiers are the table's own columns (a name that
+    is not raises KeyError), array types their own; every value is a bound parameter."""
+    types = [table.c[c].type.compile(dialect=dialect) for c in cols]
+    arrays = ", ".join(f"CAST(:{c} AS {t}[])" for c, t in zip(cols, types, strict=True))
+    return (
         f"INSERT INTO {table.name} ({', '.join(cols)}) "  # noqa: S608
         f"SELECT {', '.join(cols)} FROM unnest({arrays}) WITH ORDINALITY "
         f"AS x({', '.join(cols)}, ord) ORDER BY ord "
         f"ON CONFLICT DO NOTHING RETURNING {', '.join(returning)}"
     )
-    return list(uow.session.execute(sa.text(sql), {c: [r[c] for r in rows] for c in cols}))
 
 
 def _badges_revoked(uow: UnitOfWork, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
