@@ -18,10 +18,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from teranga.config import Settings
-from teranga.container import Container
+from teranga.container import Container, build_container
 from teranga.platform.errors import Conflict
 from teranga.platform.uow import UnitOfWork
-from teranga.ticketing import fulfilment, repo, sales
+from teranga.ticketing import fulfilment, hold_batch, repo, sales
 from teranga.ticketing.models import OrderLine, Ticket, TicketSession
 from tests.integration.test_ticketing_flow import T0, Setup, make_session
 
@@ -100,6 +100,49 @@ def test_rush_never_oversells(pg_container: Container) -> None:
     assert taken == 150
     assert outcomes["issued"] == 150
     assert outcomes["ticketing.sold_out"] == 2 * BUYERS - 150, outcomes
+
+
+def _buy_batched(
+    container: Container, batcher: hold_batch.HoldBatcher, st: Setup, category: uuid.UUID, n: int
+) -> str:
+    hold = batcher.hold(st.tenant, st.session, sales.HoldRequest(category, quantity=1))
+    with container.uow(st.tenant) as uow:
+        co = sales.checkout(uow, hold_id=hold.id, phone=f"77{n:07d}", now=T0)
+        return fulfilment.on_payment_confirmed(
+            uow,
+            order_id=co.order.id,
+            payment_id=uuid.uuid4(),
+            amount_xof=co.order.total_xof,
+            provider="sandbox",
+            now=T0,
+        ).status
+
+
+def test_rush_through_two_processes_hold_batchers_never_oversells(
+    pg_container: Container, pg_settings: Settings
+) -> None:
+    """Holds grouped per process (``hold_batch``), two processes' batches racing for the
+    same session row: still exactly the places there are, each seat once."""
+    other = build_container(pg_settings)
+    try:
+        st = make_session(pg_container, ga=100, rows=5, per_row=10, per_person=None)
+        batchers = [
+            hold_batch.HoldBatcher(c.uow_factory, lambda: T0) for c in (pg_container, other)
+        ]
+        jobs: list[Callable[[], str]] = [
+            lambda n=n, cat=cat: _buy_batched(
+                (pg_container, other)[n % 2], batchers[n % 2], st, cat, n
+            )
+            for n in range(BUYERS)
+            for cat in (st.ga_cat, st.seat_cat)
+        ]
+        outcomes = _rush(pg_container, jobs)
+        ga, seats, distinct, taken = _sold(pg_container, st)
+        assert (ga, seats, distinct, taken) == (100, 50, 50, 150)
+        assert outcomes == Counter({"issued": 150, "ticketing.sold_out": 2 * BUYERS - 150})
+        assert sum(b.batches for b in batchers) < 2 * BUYERS  # holds did share transactions
+    finally:
+        other.dispose()
 
 
 def test_per_person_cap_holds_under_parallel_orders(pg_container: Container) -> None:

@@ -300,6 +300,11 @@ def unpack_claims(payload: bytes) -> TicketClaims:
     version, key_id, tid, tag, zone_no, cat_no, seat_no, v_from, v_until = fields
     if version != PAYLOAD_VERSION:
         raise BadPayload("version")
+    try:
+        valid_from = dt.datetime.fromtimestamp(v_from * 60, dt.UTC)
+        valid_until = dt.datetime.fromtimestamp(v_until * 60, dt.UTC)
+    except (ValueError, OverflowError, OSError) as exc:  # a tampered window: no such date
+        raise BadPayload("window") from exc
     return TicketClaims(
         key_id=key_id,
         ticket_id=uuid.UUID(bytes=tid),
@@ -307,8 +312,8 @@ def unpack_claims(payload: bytes) -> TicketClaims:
         zone_no=zone_no,
         category_no=cat_no,
         seat_no=seat_no,
-        valid_from=dt.datetime.fromtimestamp(v_from * 60, dt.UTC),
-        valid_until=dt.datetime.fromtimestamp(v_until * 60, dt.UTC),
+        valid_from=valid_from,
+        valid_until=valid_until,
     )
 
 

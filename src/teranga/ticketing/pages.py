@@ -22,7 +22,7 @@ from teranga.container import Container
 from teranga.identity.api import CsrfToken, csrf_protect, public
 from teranga.platform.errors import NotFound, TerangaError, ValidationFailed
 from teranga.platform.sms import LogSmsSender
-from teranga.ticketing import aftersale, notify, pii, sales, seatmap
+from teranga.ticketing import aftersale, hold_batch, notify, pii, sales, seatmap
 from teranga.ticketing import service as catalogue
 from teranga.ticketing import waiting_room_pages as rooms
 from teranga.ticketing.domain import HoldStatus
@@ -118,16 +118,15 @@ def hold_form(
 ) -> Response:
     """Hold a quantity (best available) or, from the seat map, exactly the chosen seats."""
     try:
-        with container.uow(tenant) as uow:
-            hold = sales.create_hold(
-                uow,
-                session_id=session_id,
-                category_id=category_id,
-                quantity=None if seat_id else quantity,
-                seat_ids=seat_id or None,
-                now=container.clock.now(),
-                admission_token=request.cookies.get(rooms.admission_cookie(session_id)),
-            )
+        hold = hold_batch.create_hold(
+            container,
+            tenant,
+            session_id=session_id,
+            category_id=category_id,
+            quantity=None if seat_id else quantity,
+            seat_ids=seat_id or None,
+            admission_token=request.cookies.get(rooms.admission_cookie(session_id)),
+        )
     except TerangaError as exc:
         page = f"/billetterie/seance/{session_id}"
         if not seat_id:

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from teranga.audit import api as audit
 from teranga.platform.clock import utcnow
-from teranga.platform.errors import Conflict, NotFound, ValidationFailed
+from teranga.platform.errors import Conflict, NotFound, TerangaError, ValidationFailed
 from teranga.platform.ids import new_id
 from teranga.platform.uow import UnitOfWork
 from teranga.ticketing import pii, repo, waiting_room
@@ -59,6 +59,7 @@ from teranga.ticketing.models import (
     Seat,
     Ticket,
     TicketSession,
+    WaitingRoom,
     Zone,
 )
 
@@ -314,6 +315,17 @@ def _locked_session(uow: UnitOfWork, session_id: uuid.UUID) -> TicketSession:
     return s
 
 
+@dataclass(frozen=True)
+class HoldRequest:
+    """One buyer's ask: a quantity (GA or best available seats) or chosen seats."""
+
+    category_id: uuid.UUID
+    quantity: int | None = None
+    seat_ids: tuple[uuid.UUID, ...] = ()
+    channel: str = Channel.ONLINE.value
+    admission_token: str | None = None
+
+
 def create_hold(
     uow: UnitOfWork,
     *,
@@ -329,105 +341,172 @@ def create_hold(
 
     Online, when the session has an enabled waiting room, ``admission_token`` must be a
     valid admission token of that room (403 ``ticketing.not_admitted`` otherwise)."""
+    req = HoldRequest(category_id, quantity, tuple(seat_ids or ()), channel, admission_token)
+    (out,) = create_holds(uow, session_id=session_id, requests=[req], now=now)
+    if isinstance(out, TerangaError):
+        raise out
+    return out
+
+
+def create_holds(
+    uow: UnitOfWork,
+    *,
+    session_id: uuid.UUID,
+    requests: list[HoldRequest],
+    now: dt.datetime | None = None,
+) -> list[HoldView | TerangaError]:
+    """Several buyers' holds on one session under one session lock (group commit).
+
+    Each request is decided in turn exactly as it would be alone, against the counters
+    the earlier ones left: it gets its hold or its own error, and a refused request
+    writes nothing. The lock, the sweep of expired holds, the waiting room and the
+    counter rows are read once for all of them; the inserts and counter updates are
+    flushed together. A missing session raises for the whole call.
+    """
     moment = _now(now)
-    try:
-        ch = Channel(channel)
-    except ValueError as exc:
-        raise ValidationFailed("channel", "online, box_office or agent") from exc
     s = _locked_session(uow, session_id)
-    if s.status != "scheduled":
-        raise Conflict("ticketing.session_cancelled", "this session is cancelled")
-    if ch is Channel.ONLINE and not s.sale_starts_at <= moment < s.sale_ends_at:
-        raise Conflict("ticketing.not_on_sale", "this session is not on sale now")
-    if ch is Channel.ONLINE:
-        waiting_room.check_admission(uow, s, admission_token, moment)
     repo.sweep_expired(uow, s, moment)
-    cat = uow.session.get(PriceCategory, category_id, populate_existing=True)
-    if cat is None or cat.session_id != s.id:
-        raise NotFound("ticketing.category_not_found", "no such category in this session")
-    zone = uow.session.get(Zone, cat.zone_id, populate_existing=True)
-    if zone is None:
-        raise NotFound("ticketing.zone_not_found", "no such zone")
-    chosen: list[uuid.UUID | None]
-    if zone.seated:
-        if seat_ids:
-            if len(set(seat_ids)) != len(seat_ids):
-                raise ValidationFailed("seat_ids", "a seat is listed twice")
-            seats = _by_ids(uow, Seat, set(seat_ids))
-            if len(seats) != len(seat_ids) or any(st.zone_id != zone.id for st in seats):
-                raise ValidationFailed("seat_ids", "seats must belong to the category's zone")
-            if repo.seats_taken(uow, s.id, list(seat_ids)):
-                raise Conflict("ticketing.seat_taken", "a chosen seat is no longer free")
-            chosen = list(seat_ids)
+    ctx = _HoldContext(uow, s, moment)
+    made: list[tuple[Hold, list[OrderLine], Zone, PriceCategory] | TerangaError] = []
+    for req in requests:
+        try:
+            made.append(ctx.hold(req))
+        except TerangaError as exc:
+            made.append(exc)
+    chosen = {ln.seat_id for m in made if not isinstance(m, TerangaError) for ln in m[1]}
+    seats_by_id = {st.id: st for st in _by_ids(uow, Seat, {x for x in chosen if x})}
+    uow.session.flush()
+    out: list[HoldView | TerangaError] = []
+    for m in made:
+        if isinstance(m, TerangaError):
+            out.append(m)
+            continue
+        hold, lines, zone, cat = m
+        places = []
+        for ln in lines:
+            seat = seats_by_id.get(ln.seat_id) if ln.seat_id else None
+            places.append(
+                PlaceView(
+                    ln.id,
+                    zone.name,
+                    cat.name,
+                    ln.price_xof,
+                    _seat_label(seat),
+                    bool(seat and seat.accessible),
+                    ln.status,
+                )
+            )
+        out.append(
+            HoldView(
+                hold.id,
+                hold.session_id,
+                hold.status,
+                hold.channel,
+                hold.quantity,
+                hold.expires_at,
+                sum(ln.price_xof for ln in lines),
+                places,
+            )
+        )
+    return out
+
+
+class _HoldContext:
+    """What the holds of one locked session share: the waiting room, read once, and the
+    counter rows, refreshed once after the lock and then kept current in memory."""
+
+    def __init__(self, uow: UnitOfWork, s: TicketSession, moment: dt.datetime) -> None:
+        self.uow, self.s, self.moment = uow, s, moment
+        self._room: tuple[WaitingRoom | None] | None = None
+        self._fresh: set[uuid.UUID] = set()
+
+    def _get(self, model: type[_M], ident: uuid.UUID) -> _M | None:
+        # The first read after the lock refreshes the row; later ones see this batch's
+        # own changes in the identity map.
+        found = self.uow.session.get(model, ident, populate_existing=ident not in self._fresh)
+        self._fresh.add(ident)
+        return found
+
+    def hold(self, req: HoldRequest) -> tuple[Hold, list[OrderLine], Zone, PriceCategory]:
+        uow, s, moment = self.uow, self.s, self.moment
+        try:
+            ch = Channel(req.channel)
+        except ValueError as exc:
+            raise ValidationFailed("channel", "online, box_office or agent") from exc
+        if s.status != "scheduled":
+            raise Conflict("ticketing.session_cancelled", "this session is cancelled")
+        if ch is Channel.ONLINE and not s.sale_starts_at <= moment < s.sale_ends_at:
+            raise Conflict("ticketing.not_on_sale", "this session is not on sale now")
+        if ch is Channel.ONLINE:
+            if self._room is None:
+                self._room = (waiting_room.room_of(uow, s.id),)
+            waiting_room.check_room_admission(self._room[0], s, req.admission_token, moment)
+        cat = self._get(PriceCategory, req.category_id)
+        if cat is None or cat.session_id != s.id:
+            raise NotFound("ticketing.category_not_found", "no such category in this session")
+        zone = self._get(Zone, cat.zone_id)
+        if zone is None:
+            raise NotFound("ticketing.zone_not_found", "no such zone")
+        quantity, seat_ids = req.quantity, list(req.seat_ids)
+        chosen: list[uuid.UUID | None]
+        if zone.seated:
+            if seat_ids:
+                if len(set(seat_ids)) != len(seat_ids):
+                    raise ValidationFailed("seat_ids", "a seat is listed twice")
+                seats = _by_ids(uow, Seat, set(seat_ids))
+                if len(seats) != len(seat_ids) or any(st.zone_id != zone.id for st in seats):
+                    raise ValidationFailed("seat_ids", "seats must belong to the category's zone")
+                if repo.seats_taken(uow, s.id, seat_ids):
+                    raise Conflict("ticketing.seat_taken", "a chosen seat is no longer free")
+                chosen = list(seat_ids)
+            else:
+                if not quantity or quantity < 1:
+                    raise ValidationFailed("quantity", "give a quantity or seats")
+                chosen = list(repo.free_seat_ids(uow, s.id, zone.id, quantity))
+                if len(chosen) < quantity:
+                    raise Conflict(
+                        "ticketing.sold_out", "not enough seats left", remaining=len(chosen)
+                    )
         else:
+            if seat_ids:
+                raise ValidationFailed("seat_ids", "this zone has no numbered seats")
             if not quantity or quantity < 1:
-                raise ValidationFailed("quantity", "give a quantity or seats")
-            chosen = list(repo.free_seat_ids(uow, s.id, zone.id, quantity))
-            if len(chosen) < quantity:
-                raise Conflict("ticketing.sold_out", "not enough seats left", remaining=len(chosen))
-    else:
-        if seat_ids:
-            raise ValidationFailed("seat_ids", "this zone has no numbered seats")
-        if not quantity or quantity < 1:
-            raise ValidationFailed("quantity", "must be at least 1")
-        chosen = [None] * quantity
-    qty = len(chosen)
-    if qty > s.per_order_limit:
-        raise ValidationFailed("quantity", f"at most {s.per_order_limit} places per order")
-    problem = _capacity_problem(uow, s, zone, cat, ch.value, qty)
-    if problem is not None:
-        raise Conflict("ticketing.sold_out", "not enough places left", limit=problem)
-    hold = Hold(
-        id=new_id(),
-        tenant_id=s.tenant_id,
-        session_id=s.id,
-        channel=ch.value,
-        status=HoldStatus.ACTIVE.value,
-        quantity=qty,
-        expires_at=moment + dt.timedelta(minutes=s.hold_minutes),
-        created_at=moment,
-    )
-    uow.session.add(hold)
-    lines = [
-        OrderLine(
+                raise ValidationFailed("quantity", "must be at least 1")
+            chosen = [None] * quantity
+        qty = len(chosen)
+        if qty > s.per_order_limit:
+            raise ValidationFailed("quantity", f"at most {s.per_order_limit} places per order")
+        problem = _capacity_problem(uow, s, zone, cat, ch.value, qty)
+        if problem is not None:
+            raise Conflict("ticketing.sold_out", "not enough places left", limit=problem)
+        hold = Hold(
             id=new_id(),
             tenant_id=s.tenant_id,
-            hold_id=hold.id,
             session_id=s.id,
-            zone_id=zone.id,
-            category_id=cat.id,
-            seat_id=seat_id,
-            price_xof=cat.price_xof,
-            status=LineStatus.HELD.value,
+            channel=ch.value,
+            status=HoldStatus.ACTIVE.value,
+            quantity=qty,
+            expires_at=moment + dt.timedelta(minutes=s.hold_minutes),
+            created_at=moment,
         )
-        for seat_id in chosen
-    ]
-    uow.session.add_all(lines)
-    repo.adjust_counters(uow, s, ch.value, lines, +1)
-    uow.session.flush()
-    seats_by_id = {st.id: st for st in _by_ids(uow, Seat, {x for x in chosen if x is not None})}
-    places = [
-        PlaceView(
-            ln.id,
-            zone.name,
-            cat.name,
-            ln.price_xof,
-            _seat_label(seats_by_id.get(ln.seat_id) if ln.seat_id else None),
-            bool(ln.seat_id and seats_by_id[ln.seat_id].accessible),
-            ln.status,
-        )
-        for ln in lines
-    ]
-    return HoldView(
-        hold.id,
-        hold.session_id,
-        hold.status,
-        hold.channel,
-        qty,
-        hold.expires_at,
-        sum(ln.price_xof for ln in lines),
-        places,
-    )
+        uow.session.add(hold)
+        lines = [
+            OrderLine(
+                id=new_id(),
+                tenant_id=s.tenant_id,
+                hold_id=hold.id,
+                session_id=s.id,
+                zone_id=zone.id,
+                category_id=cat.id,
+                seat_id=seat_id,
+                price_xof=cat.price_xof,
+                status=LineStatus.HELD.value,
+            )
+            for seat_id in chosen
+        ]
+        uow.session.add_all(lines)
+        repo.adjust_counters(uow, s, ch.value, lines, +1)
+        return hold, lines, zone, cat
 
 
 def get_hold(uow: UnitOfWork, hold_id: uuid.UUID) -> HoldView:

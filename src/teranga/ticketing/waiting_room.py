@@ -310,7 +310,17 @@ def check_admission(
     uow: UnitOfWork, session: TicketSession, token: str | None, now: dt.datetime
 ) -> None:
     """Raise 403 unless the room is disabled/absent or ``token`` admits to ``session`` now."""
-    room = _room(uow, session.id)
+    check_room_admission(_room(uow, session.id), session, token, now)
+
+
+def room_of(uow: UnitOfWork, session_id: uuid.UUID) -> WaitingRoom | None:
+    return _room(uow, session_id)
+
+
+def check_room_admission(
+    room: WaitingRoom | None, session: TicketSession, token: str | None, now: dt.datetime
+) -> None:
+    """``check_admission`` with the session's room already read."""
     if room is None or not room.enabled:
         return
     if not token:

@@ -21,7 +21,7 @@ from teranga.container import Container
 from teranga.identity.api import Principal, public, require
 from teranga.platform.errors import Conflict, NotFound, TerangaError, ValidationFailed
 from teranga.platform.uow import UnitOfWork
-from teranga.ticketing import aftersale, idempotency, pii, reports, sales, seatmap
+from teranga.ticketing import aftersale, hold_batch, idempotency, pii, reports, sales, seatmap
 from teranga.ticketing import schemas as sc
 from teranga.ticketing import service as catalogue
 from teranga.ticketing.domain import PAYLOAD_VERSION
@@ -203,16 +203,15 @@ def create_hold(
     ] = None,
 ) -> Response:
     """Hold places (a quantity, best available seats, or chosen seats) for a few minutes."""
-    with container.uow(tenant) as uow:
-        hold = sales.create_hold(
-            uow,
-            session_id=session_id,
-            category_id=body.category_id,
-            quantity=body.quantity,
-            seat_ids=body.seat_ids,
-            now=container.clock.now(),
-            admission_token=admission,
-        )
+    hold = hold_batch.create_hold(
+        container,
+        tenant,
+        session_id=session_id,
+        category_id=body.category_id,
+        quantity=body.quantity,
+        seat_ids=body.seat_ids,
+        admission_token=admission,
+    )
     return _json(sc.HoldOut.model_validate(hold), 201)
 
 
