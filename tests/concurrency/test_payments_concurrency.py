@@ -134,6 +134,7 @@ def test_negative_control_without_the_row_lock_the_race_is_real(
     pg_container: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(service, "lock_payment", lambda uow, payment: payment)
+    monkeypatch.setattr(service, "locked", lambda q: q)  # the callback's own look-up
     wave = FakeWave()
     with serve(wave.app) as url:
         book, errors, _tenant, _pid = _race(pg_container, wave, url)

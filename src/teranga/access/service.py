@@ -28,7 +28,6 @@ from cryptography.hazmat.primitives.serialization import (
     PrivateFormat,
     PublicFormat,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from teranga.access import codes, credentials, tickets
@@ -55,7 +54,7 @@ from teranga.access.models import (
 )
 from teranga.platform.errors import NotFound, ValidationFailed
 from teranga.platform.ids import new_id
-from teranga.platform.uow import UnitOfWork
+from teranga.platform.uow import UnitOfWork, insert_for
 
 BADGE_KEY_ID = 1
 T = TypeVar("T")
@@ -453,12 +452,6 @@ _SCANS = cast(sa.Table, ScanRow.__table__)
 _PRESENCE = cast(sa.Table, PresenceRow.__table__)
 
 
-def _insert(uow: UnitOfWork) -> type[postgresql.Insert] | type[sqlite.Insert]:
-    return (
-        postgresql.Insert if uow.session.get_bind().dialect.name == "postgresql" else sqlite.Insert
-    )
-
-
 def _presence(uow: UnitOfWork, list_id: uuid.UUID, cred_id: uuid.UUID) -> PresenceRow | None:
     return uow.session.scalar(
         sa.select(PresenceRow).where(
@@ -494,7 +487,7 @@ def _claim(
         ).first()
         return won is not None
     ins = (
-        _insert(uow)(_PRESENCE)
+        insert_for(uow)(_PRESENCE)
         .values(
             tenant_id=tid,
             list_id=rule.list_id,
@@ -666,7 +659,7 @@ def scan(
                 break
     tid = uow.require_tenant()
     inserted = uow.session.execute(
-        _insert(uow)(_SCANS)
+        insert_for(uow)(_SCANS)
         .values(
             id=new_id(),
             tenant_id=tid,
@@ -758,7 +751,9 @@ def _insert_rows(
     dialect = uow.session.get_bind().dialect
     if dialect.name != "postgresql":
         stmt = (
-            _insert(uow)(table).on_conflict_do_nothing().returning(*(table.c[c] for c in returning))
+            insert_for(uow)(table)
+            .on_conflict_do_nothing()
+            .returning(*(table.c[c] for c in returning))
         )
         return list(uow.session.execute(stmt, rows))
     cols = tuple(rows[0])

@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -130,3 +131,10 @@ class UnitOfWorkFactory:
 
     def __call__(self, tenant_id: uuid.UUID | None = None) -> UnitOfWork:
         return UnitOfWork(self.sessionmaker, tenant_id, after_commit=self.after_publish_hooks)
+
+
+def insert_for(uow: UnitOfWork) -> type[postgresql.Insert] | type[sqlite.Insert]:
+    """The dialect's INSERT construct (``on_conflict_do_nothing`` and the like)."""
+    return (
+        postgresql.Insert if uow.session.get_bind().dialect.name == "postgresql" else sqlite.Insert
+    )

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from teranga.platform.errors import Conflict, ValidationFailed
-from teranga.platform.uow import UnitOfWork, UnitOfWorkFactory
+from teranga.platform.ids import new_id
+from teranga.platform.uow import UnitOfWork, UnitOfWorkFactory, insert_for
 from teranga.ticketing.models import IdempotencyKey
 
 LEASE = dt.timedelta(seconds=60)
@@ -67,22 +67,23 @@ def claim(
     (409) while another request with the key is in flight.
     """
     with uows(tenant_id) as uow:
-        try:
-            with uow.session.begin_nested():
-                uow.session.add(
-                    IdempotencyKey(
-                        tenant_id=tenant_id,
-                        scope=scope,
-                        key=key,
-                        request_hash=fingerprint,
-                        status="in_flight",
-                        created_at=now,
-                        locked_until=now + LEASE,
-                    )
-                )
+        claimed = uow.session.scalar(
+            insert_for(uow)(IdempotencyKey)
+            .values(
+                id=new_id(),
+                tenant_id=tenant_id,
+                scope=scope,
+                key=key,
+                request_hash=fingerprint,
+                status="in_flight",
+                created_at=now,
+                locked_until=now + LEASE,
+            )
+            .on_conflict_do_nothing()
+            .returning(IdempotencyKey.id)
+        )
+        if claimed is not None:
             return None
-        except IntegrityError:
-            pass
         row = uow.session.scalar(
             sa.select(IdempotencyKey)
             .where(

@@ -153,9 +153,40 @@ def _seat_label(seat: Seat | None) -> str | None:
     return f"{seat.section} · rang {seat.row} · place {seat.label}"
 
 
+@dataclass(frozen=True)
+class _Fixed:
+    name: str
+    number: int
+
+
+_FIXED: dict[tuple[type, uuid.UUID], _Fixed] = {}
+_FIXED_MAX = 50_000
+
+
+def _fixed(
+    uow: UnitOfWork, model: type[Zone] | type[PriceCategory], ids: set[uuid.UUID]
+) -> dict[uuid.UUID, _Fixed]:
+    """Names and numbers of zones or categories. Nothing changes them once created, so
+    each process keeps them rather than reading them for every view and every issue."""
+    out: dict[uuid.UUID, _Fixed] = {}
+    missing = set()
+    for i in ids:
+        hit = _FIXED.get((model, i))
+        if hit is None:
+            missing.add(i)
+        else:
+            out[i] = hit
+    if missing:
+        if len(_FIXED) > _FIXED_MAX:
+            _FIXED.clear()
+        for row in _by_ids(uow, model, missing):
+            out[row.id] = _FIXED[(model, row.id)] = _Fixed(row.name, row.number)
+    return out
+
+
 def _places(uow: UnitOfWork, lines: list[OrderLine]) -> list[PlaceView]:
-    zones = {z.id: z for z in _by_ids(uow, Zone, {ln.zone_id for ln in lines})}
-    cats = {c.id: c for c in _by_ids(uow, PriceCategory, {ln.category_id for ln in lines})}
+    zones = _fixed(uow, Zone, {ln.zone_id for ln in lines})
+    cats = _fixed(uow, PriceCategory, {ln.category_id for ln in lines})
     seat_ids = {ln.seat_id for ln in lines if ln.seat_id is not None}
     seats = {s.id: s for s in _by_ids(uow, Seat, seat_ids)}
     out = []
@@ -241,7 +272,12 @@ def held_by_buyer(ticket: Ticket, order: Order) -> bool:
 
 
 def order_view(
-    uow: UnitOfWork, order: Order, *, with_tickets: bool = True, all_holders: bool = False
+    uow: UnitOfWork,
+    order: Order,
+    *,
+    with_tickets: bool = True,
+    all_holders: bool = False,
+    lines: list[OrderLine] | None = None,
 ) -> OrderView:
     """The order as its buyer sees it: only the tickets its phone still holds, so a ticket
     given away is not readable (nor re-transferable) with the order's secret.
@@ -249,7 +285,7 @@ def order_view(
     hold = uow.session.get(Hold, order.hold_id)
     if hold is None:
         raise NotFound("ticketing.hold_not_found", "order without hold")
-    places = _places(uow, repo.lines_of_hold(uow, hold.id))
+    places = _places(uow, lines if lines is not None else repo.lines_of_hold(uow, hold.id))
     tickets: list[TicketView] = []
     given: tuple[uuid.UUID, ...] = ()
     if with_tickets:
@@ -602,7 +638,7 @@ def checkout(
     if order.total_xof == 0:
         _mark_paid(uow, order, hold, payment_id=None, provider="free", now=moment)
     # A pending order has no tickets yet: only a free order (paid above) lists them.
-    view = order_view(uow, order, with_tickets=order.status == OrderStatus.PAID.value)
+    view = order_view(uow, order, with_tickets=order.status == OrderStatus.PAID.value, lines=lines)
     audit.record(
         uow,
         action="ticketing.order.created",
@@ -788,8 +824,8 @@ def issue_tickets(
         raise NotFound("ticketing.session_not_found", "no such session")
     key_row = catalogue.active_key_row(uow, s.event_id)
     private_raw = catalogue.private_key(uow, key_row)
-    zones = {z.id: z for z in _by_ids(uow, Zone, {ln.zone_id for ln in lines})}
-    cats = {c.id: c for c in _by_ids(uow, PriceCategory, {ln.category_id for ln in lines})}
+    zones = _fixed(uow, Zone, {ln.zone_id for ln in lines})
+    cats = _fixed(uow, PriceCategory, {ln.category_id for ln in lines})
     seats = {st.id: st for st in _by_ids(uow, Seat, {ln.seat_id for ln in lines if ln.seat_id})}
     valid_from, valid_until = s.starts_at - GATES_OPEN, s.ends_at + GATES_CLOSE
     ids = []

@@ -178,16 +178,25 @@ def view(p: Payment) -> PaymentView:
 # -- queries ------------------------------------------------------------------------
 
 
+_LOCKED = "payments.locked"
+
+
+def locked(q: sa.Select[Payment]) -> sa.Select[Payment]:
+    """``q``'s payments read under their row lock.
+
+    populate_existing: the row read after waiting for the lock must replace what the
+    identity map already holds, or a concurrent settlement would go unseen.
+    FOR NO KEY UPDATE: rows that reference the payment (events, ledger, refunds) take
+    KEY SHARE locks on it when inserted, which this mode does not conflict with."""
+    return q.with_for_update(key_share=True).execution_options(populate_existing=True)
+
+
 def load(uow: UnitOfWork, payment_id: uuid.UUID, *, lock: bool = False) -> Payment:
     q = sa.select(Payment).where(
         Payment.id == payment_id, Payment.tenant_id == uow.require_tenant()
     )
     if lock:
-        # populate_existing: the row read after waiting for the lock must replace what the
-        # identity map already holds, or a concurrent settlement would go unseen.
-        # FOR NO KEY UPDATE: rows that reference the payment (events, ledger, refunds) take
-        # KEY SHARE locks on it when inserted, which this mode does not conflict with.
-        q = q.with_for_update(key_share=True).execution_options(populate_existing=True)
+        q = locked(q)
     found = uow.session.scalars(q).one_or_none()
     if found is None:
         raise NotFound("payment_not_found", "payment not found")
@@ -208,5 +217,22 @@ def payments_for_order(uow: UnitOfWork, order_id: uuid.UUID) -> list[PaymentView
 
 
 def lock_payment(uow: UnitOfWork, p: Payment) -> Payment:
-    """Re-read a payment under a row lock (PostgreSQL; SQLite serialises writers anyway)."""
-    return load(uow, p.id, lock=True)
+    """Re-read a payment under a row lock (PostgreSQL; SQLite serialises writers anyway),
+    once per transaction: a payment this transaction already locked is current."""
+    if p.id in locked_payments(uow):
+        return p
+    found = load(uow, p.id, lock=True)
+    locked_payments(uow).add(found.id)
+    return found
+
+
+def locked_payments(uow: UnitOfWork) -> set[uuid.UUID]:
+    """Ids of the payments locked in the current transaction (row locks last until it ends;
+    callers do not lock inside a savepoint they roll back)."""
+    txn = uow.session.get_transaction()
+    held = uow.session.info.get(_LOCKED)
+    if held is None or held[0] is not txn:
+        held = (txn, set())
+        uow.session.info[_LOCKED] = held
+    found: set[uuid.UUID] = held[1]
+    return found

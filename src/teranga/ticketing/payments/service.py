@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from teranga.platform.errors import Conflict, Unauthorized, ValidationFailed
 from teranga.platform.ids import new_id
-from teranga.platform.uow import UnitOfWork
+from teranga.platform.uow import UnitOfWork, insert_for
 from teranga.ticketing.payments.base import (
     CallbackHint,
     CreatePayment,
@@ -61,6 +61,8 @@ from teranga.ticketing.payments.core import (
     get_payment,
     load,
     lock_payment,
+    locked,
+    locked_payments,
     log,
     make_client_reference,
     payments_for_order,
@@ -182,7 +184,7 @@ def start_payment(
             uow.session.add(payment)
     except IntegrityError as exc:
         raise Conflict("idempotency_conflict", "a request with this key is in progress") from exc
-    _open_at_provider(uow, gateway, prov, payment, phone, return_url, cancel_url)
+    _open_at_provider(uow, gateway, prov, payment, phone, return_url, cancel_url, fresh=True)
     return view(payment)
 
 
@@ -194,10 +196,15 @@ def _open_at_provider(
     phone: str | None,
     return_url: str,
     cancel_url: str | None,
+    *,
+    fresh: bool = False,
 ) -> None:
+    """Create the intent at the provider, or link the one an earlier attempt created.
+    ``fresh``: the payment row was created in this transaction, so no earlier attempt can
+    have reached the provider and the lookup by reference is skipped."""
     now = gateway.clock.now()
     found: ProviderPayment | None = None
-    if prov.info.caps.lookup:
+    if prov.info.caps.lookup and not fresh:
         try:
             found = prov.lookup(payment.client_reference)
         except ProviderError as exc:
@@ -325,33 +332,37 @@ def handle_callback(
     tenant_id = uow.require_tenant()
     prov = gateway.provider(provider)
     hint = prov.verify_callback(headers, body, now=gateway.clock.now())
+    # One callback per payment at a time: the payment is found under its row lock, before
+    # anything references it.
     payment = _find_for_hint(uow, provider, hint)
-    if payment is not None:
-        # One callback per payment at a time, locked before anything references it.
-        payment = lock_payment(uow, payment)
     now = gateway.clock.now()
     summary = {
         "type": hint.event_type,
         "status": hint.status_hint.value if hint.status_hint else None,
         "provider_ref": hint.provider_ref,
     }
-    event = PaymentEvent(
-        tenant_id=tenant_id,
-        provider=provider,
-        dedupe_key=hint.dedupe_key[:255],
-        payment_id=payment.id if payment else None,
-        kind="callback",
-        status_hint=hint.status_hint.value if hint.status_hint else None,
-        outcome="received",
-        duplicates=0,
-        summary=summary,
-        received_at=now,
-        last_seen_at=now,
+    # ON CONFLICT instead of a savepoint around the insert: a duplicate costs no error.
+    event_id = new_id()
+    recorded = uow.session.scalar(
+        insert_for(uow)(PaymentEvent)
+        .values(
+            id=event_id,
+            tenant_id=tenant_id,
+            provider=provider,
+            dedupe_key=hint.dedupe_key[:255],
+            payment_id=payment.id if payment else None,
+            kind="callback",
+            status_hint=hint.status_hint.value if hint.status_hint else None,
+            outcome="received",
+            duplicates=0,
+            summary=summary,
+            received_at=now,
+            last_seen_at=now,
+        )
+        .on_conflict_do_nothing()
+        .returning(PaymentEvent.id)
     )
-    try:
-        with uow.session.begin_nested():
-            uow.session.add(event)
-    except IntegrityError:
+    if recorded is None:
         dup = uow.session.scalars(
             sa.select(PaymentEvent)
             .where(
@@ -365,17 +376,29 @@ def handle_callback(
         dup.last_seen_at = now
         return CallbackResult("duplicate", dup.payment_id, duplicate=True)
     if payment is None:
-        event.outcome = "unknown_payment"
+        outcome = "unknown_payment"
         log.warning("payment callback for an unknown payment (provider=%s)", provider)
-        return CallbackResult("unknown_payment", None)
-    outcome = _settle(uow, gateway, prov, payment, hinted_ref=hint.provider_ref)
-    event.outcome = outcome
-    return CallbackResult(outcome, payment.id)
+    else:
+        outcome = _settle(uow, gateway, prov, payment, hinted_ref=hint.provider_ref)
+    uow.session.execute(
+        sa.update(PaymentEvent).where(PaymentEvent.id == event_id).values(outcome=outcome)
+    )
+    return CallbackResult(outcome, payment.id if payment else None)
 
 
 def _find_for_hint(uow: UnitOfWork, provider: str, hint: CallbackHint) -> Payment | None:
-    base = sa.select(Payment).where(
-        Payment.tenant_id == uow.require_tenant(), Payment.provider == provider
+    """The payment a callback names, read under its row lock (as ``lock_payment``)."""
+    found = _lookup_for_hint(uow, provider, hint)
+    if found is not None:
+        locked_payments(uow).add(found.id)
+    return found
+
+
+def _lookup_for_hint(uow: UnitOfWork, provider: str, hint: CallbackHint) -> Payment | None:
+    base = locked(
+        sa.select(Payment).where(
+            Payment.tenant_id == uow.require_tenant(), Payment.provider == provider
+        )
     )
     if hint.token is not None:
         found = uow.session.scalars(
