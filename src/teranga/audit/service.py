@@ -127,8 +127,9 @@ def record(
             leaf_hash=entry_leaf_hash(fields),
         )
     )
+    # No flush here: the rows go out with the caller's next flush or commit (savepoints
+    # flush before they begin), batched with the transaction's other inserts.
     session.add(AuditPending(tenant_id=tenant_id, entry_id=entry_id))
-    session.flush()
     uow.on_commit(functools.partial(_pending.mark, tenant_id))
     return entry_id
 
