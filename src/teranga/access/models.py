@@ -47,8 +47,9 @@ class PresenceRow(TenantScoped, Base):
 
     __tablename__ = "access_presence"
 
+    # No index of its own: the primary key starts with it.
     tenant_id: Mapped[uuid.UUID] = mapped_column(
-        sa.Uuid, sa.ForeignKey("tenants.id", ondelete="RESTRICT"), primary_key=True, index=True
+        sa.Uuid, sa.ForeignKey("tenants.id", ondelete="RESTRICT"), primary_key=True
     )
     list_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
     credential_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
@@ -63,6 +64,11 @@ class ScanRow(IdMixin, TenantScoped, Base):
 
     __tablename__ = "access_scans"
     __table_args__ = (sa.UniqueConstraint("tenant_id", "scanner_id", "nonce"),)
+
+    # No index of its own: the unique key above starts with it.
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("tenants.id", ondelete="RESTRICT"), nullable=False
+    )
 
     scanner_id: Mapped[str] = mapped_column(sa.String(64))
     nonce: Mapped[str] = mapped_column(sa.String(64))
