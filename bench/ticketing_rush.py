@@ -237,6 +237,11 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--database-url", default="", help="owner URL of an empty PG database")
+    ap.add_argument(
+        "--sandbox-on-sqlite",
+        action="store_true",
+        help="keep the sandbox provider's store on its default SQLite file",
+    )
     args = ap.parse_args()
     admin = args.database_url or fresh_database()
     role = "teranga_app"
@@ -252,6 +257,12 @@ def main() -> None:
             "TERANGA_DEFAULT_TENANT": f"bench-{uuid.uuid4().hex[:6]}",
             "TERANGA_LOG_LEVEL": "WARNING",
         }
+        if not args.sandbox_on_sqlite:
+            # The sandbox plays the provider: its store is the provider's, kept apart from
+            # ours. On its default SQLite file, two worker processes' payment writes queue on
+            # the file lock (SQLite's busy handler sleeps up to 100 ms a try), a cost a real
+            # provider's server does not put on our side.
+            env["TERANGA_PAYMENTS__SANDBOX_STORE_URL"] = fresh_database()
         port = free_port()
         env["TERANGA_BASE_URL"] = f"http://127.0.0.1:{port}"
         settings = Settings(

@@ -47,8 +47,11 @@ def build_providers(container: Container) -> dict[str, PaymentProvider]:
         url = ps.sandbox_store_url or (
             f"sqlite:///{(settings.data_dir / 'sandbox-psp.sqlite').as_posix()}"
         )
+        # A small pool on a server database: the simulated provider must not take the
+        # connection slots the platform's own pools need.
+        pool = {} if url.startswith("sqlite") else {"pool_size": 4, "max_overflow": 8}
         providers["sandbox"] = SandboxProvider(
-            make_engine(url),
+            make_engine(url, **pool),
             secret=sandbox_secret(settings),
             page_base_url=settings.base_url,
             clock=container.clock,
