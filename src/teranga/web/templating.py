@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -50,8 +51,22 @@ def _file_hash(path: str, mtime_ns: int) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:10]
 
 
+_URLS: dict[str, tuple[float, str]] = {}
+_URL_TTL = 2.0  # seconds: an edited file shows within this, without a stat on every render
+
+
 def static_url(path: str) -> str:
     """``/static/<path>?v=<content hash>``: browsers may cache it for as long as it lasts."""
+    now = time.monotonic()
+    hit = _URLS.get(path)
+    if hit is not None and now - hit[0] < _URL_TTL:
+        return hit[1]
+    url = _static_url(path)
+    _URLS[path] = (now, url)
+    return url
+
+
+def _static_url(path: str) -> str:
     clean = path.lstrip("/")
     target = (STATIC_DIR / clean).resolve()
     if STATIC_DIR not in target.parents or not target.is_file():
