@@ -35,16 +35,20 @@ def _buy(container: Container, st: Setup, category: uuid.UUID, n: int) -> str:
         hold = sales.create_hold(
             uow, session_id=st.session, category_id=category, quantity=1, now=T0
         )
-        co = sales.checkout(uow, hold_id=hold.id, phone=f"77{n:07d}", now=T0)
-        res = fulfilment.on_payment_confirmed(
-            uow,
-            order_id=co.order.id,
-            payment_id=uuid.uuid4(),
-            amount_xof=co.order.total_xof,
-            provider="sandbox",
-            now=T0,
-        )
-        return res.status
+        return _pay(uow, hold.id, n)
+
+
+def _pay(uow: UnitOfWork, hold_id: uuid.UUID, n: int) -> str:
+    """Check the hold out with buyer ``n``'s phone and confirm its payment."""
+    co = sales.checkout(uow, hold_id=hold_id, phone=f"77{n:07d}", now=T0)
+    return fulfilment.on_payment_confirmed(
+        uow,
+        order_id=co.order.id,
+        payment_id=uuid.uuid4(),
+        amount_xof=co.order.total_xof,
+        provider="sandbox",
+        now=T0,
+    ).status
 
 
 def _rush(container: Container, jobs: list[Callable[[], str]]) -> Counter[str]:
@@ -107,15 +111,7 @@ def _buy_batched(
 ) -> str:
     hold = batcher.hold(st.tenant, st.session, sales.HoldRequest(category, quantity=1))
     with container.uow(st.tenant) as uow:
-        co = sales.checkout(uow, hold_id=hold.id, phone=f"77{n:07d}", now=T0)
-        return fulfilment.on_payment_confirmed(
-            uow,
-            order_id=co.order.id,
-            payment_id=uuid.uuid4(),
-            amount_xof=co.order.total_xof,
-            provider="sandbox",
-            now=T0,
-        ).status
+        return _pay(uow, hold.id, n)
 
 
 def test_rush_through_two_processes_hold_batchers_never_oversells(

@@ -216,6 +216,10 @@ def _by_ids(uow: UnitOfWork, model: type[_M], ids: set[uuid.UUID]) -> list[_M]:
 
 def hold_view(uow: UnitOfWork, hold: Hold) -> HoldView:
     lines = repo.lines_of_hold(uow, hold.id)
+    return _hold_view(hold, lines, _places(uow, lines))
+
+
+def _hold_view(hold: Hold, lines: list[OrderLine], places: list[PlaceView]) -> HoldView:
     return HoldView(
         hold.id,
         hold.session_id,
@@ -224,7 +228,7 @@ def hold_view(uow: UnitOfWork, hold: Hold) -> HoldView:
         hold.quantity,
         hold.expires_at,
         sum(ln.price_xof for ln in lines),
-        _places(uow, lines),
+        places,
     )
 
 
@@ -403,48 +407,17 @@ def create_holds(
     s = _locked_session(uow, session_id)
     repo.sweep_expired(uow, s, moment)
     ctx = _HoldContext(uow, s, moment)
-    made: list[tuple[Hold, list[OrderLine], Zone, PriceCategory] | TerangaError] = []
+    made: list[tuple[Hold, list[OrderLine]] | TerangaError] = []
     for req in requests:
         try:
             made.append(ctx.hold(req))
         except TerangaError as exc:
             made.append(exc)
-    chosen = {ln.seat_id for m in made if not isinstance(m, TerangaError) for ln in m[1]}
-    seats_by_id = {st.id: st for st in _by_ids(uow, Seat, {x for x in chosen if x})}
     uow.session.flush()
-    out: list[HoldView | TerangaError] = []
-    for m in made:
-        if isinstance(m, TerangaError):
-            out.append(m)
-            continue
-        hold, lines, zone, cat = m
-        places = []
-        for ln in lines:
-            seat = seats_by_id.get(ln.seat_id) if ln.seat_id else None
-            places.append(
-                PlaceView(
-                    ln.id,
-                    zone.name,
-                    cat.name,
-                    ln.price_xof,
-                    _seat_label(seat),
-                    bool(seat and seat.accessible),
-                    ln.status,
-                )
-            )
-        out.append(
-            HoldView(
-                hold.id,
-                hold.session_id,
-                hold.status,
-                hold.channel,
-                hold.quantity,
-                hold.expires_at,
-                sum(ln.price_xof for ln in lines),
-                places,
-            )
-        )
-    return out
+    return [
+        m if isinstance(m, TerangaError) else _hold_view(m[0], m[1], _places(uow, m[1]))
+        for m in made
+    ]
 
 
 class _HoldContext:
@@ -463,7 +436,7 @@ class _HoldContext:
         self._fresh.add(ident)
         return found
 
-    def hold(self, req: HoldRequest) -> tuple[Hold, list[OrderLine], Zone, PriceCategory]:
+    def hold(self, req: HoldRequest) -> tuple[Hold, list[OrderLine]]:
         uow, s, moment = self.uow, self.s, self.moment
         try:
             ch = Channel(req.channel)
@@ -542,7 +515,7 @@ class _HoldContext:
         ]
         uow.session.add_all(lines)
         repo.adjust_counters(uow, s, ch.value, lines, +1)
-        return hold, lines, zone, cat
+        return hold, lines
 
 
 def get_hold(uow: UnitOfWork, hold_id: uuid.UUID) -> HoldView:
