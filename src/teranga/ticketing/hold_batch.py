@@ -63,8 +63,14 @@ class HoldBatcher:
             if not mine.done.is_set():
                 # Not answered by the previous writer, so still queued: take it with the rest.
                 with self._mu:
-                    batch = self._queues.pop(key)
-                self._write(tenant_id, session_id, batch)
+                    batch = self._queues.pop(key, [])
+                try:
+                    self._write(tenant_id, session_id, batch)
+                finally:
+                    # Even if this thread is interrupted mid-batch, nobody waits forever.
+                    for p in batch:
+                        if not p.done.is_set():
+                            _settle(p, RuntimeError("the hold batch was interrupted"))
         result = mine.result
         if isinstance(result, sales.HoldView):
             return result
