@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from teranga.access import codes, service
+from teranga.audit import service as audit
 from teranga.config import Settings
 from teranga.container import Container
 from teranga.ticketing import sales
@@ -193,3 +194,39 @@ def test_bundle_codes_over_http_sync_once_and_tenant_isolation(client: TestClien
         assert r.json()["outcomes"] == [{"nonce": "web-1", "status": status}]
     entries = client.get(f"/api/v1/access/gates/{gid}/bundle", headers=agent).json()["entries"]
     assert [e["credential_id"] for e in entries] == [str(ticket_id)]
+
+
+def test_organiser_rotates_a_gates_code_salt_after_a_lost_phone(client: TestClient) -> None:
+    container = _container(client)
+    st = make_session(container)
+    other = make_tenant(container)
+    with container.uow(st.tenant) as uow:
+        sold = sales.box_office_sale(
+            uow, session_id=st.session, category_id=st.ga_cat, quantity=1, actor_id=None, now=T0
+        ).order.tickets[0]
+        lst = service.create_list(uow, name="Spectateurs", session_ids=[st.session])
+        gid = service.create_gate(uow, name="Porte A", cluster="Nord", list_ids=[lst.id]).id
+    org = bearer(make_principal_token(container, st.tenant, "organiser-admin"))
+    agent = bearer(make_principal_token(container, st.tenant, "gate-agent"))
+
+    def salt() -> bytes:
+        s = client.get(f"/api/v1/access/gates/{gid}/bundle", headers=agent).json()["codes"]
+        return base64.urlsafe_b64decode(s["salt"] + "=" * (-len(s["salt"]) % 4))
+
+    before = salt()
+    rotate = f"/api/v1/access/gates/{gid}/code-salt/rotate"
+    assert client.post(rotate, headers=agent).status_code == 403  # agents scan, not configure
+    foreign = bearer(make_principal_token(container, other, "organiser-admin"))
+    assert client.post(rotate, headers=foreign).status_code == 404
+    r = client.post(rotate, headers=org)
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == str(gid)
+    after = salt()
+    assert after != before
+    section = client.get(f"/api/v1/access/gates/{gid}/bundle", headers=agent).json()["codes"]
+    assert [row[0] for row in section["tickets"]] == [
+        codes.code_digest(after, normalise_code(sold.code))
+    ]
+    with container.uow(st.tenant) as uow:
+        done = audit.entries(uow, action="access.gate.code_salt_rotated")
+    assert [e.target_id for e in done] == [str(gid)]

@@ -128,11 +128,17 @@ def create_gate(uow: UnitOfWork, *, name: str, cluster: str, list_ids: Sequence[
     return gate
 
 
-def rotate_code_salt(uow: UnitOfWork, gate_id: uuid.UUID) -> None:
+def rotate_code_salt(
+    uow: UnitOfWork, gate_id: uuid.UUID, *, actor_id: uuid.UUID | None = None
+) -> Gate:
     """Draw a new salt for the gate's short-code digests (do it when a scanner is lost):
-    scanners see the new salt in their next bundle and fetch a full one with new digests."""
-    get_gate(uow, gate_id).code_salt = codes.new_salt()
+    scanners see the new salt in their next bundle and fetch a full one with new digests.
+    Audited: who made a lost phone's copy of the codes useless, and when."""
+    gate = get_gate(uow, gate_id)
+    gate.code_salt = codes.new_salt()
+    _audit(uow, "access.gate.code_salt_rotated", actor_id, "gate", gate.id, {})
     uow.session.flush()
+    return gate
 
 
 def _code_salt(uow: UnitOfWork, gate: Gate) -> bytes:

@@ -155,6 +155,17 @@ def get_gate(gate_id: uuid.UUID, p: ScanRead, container: ContainerDep) -> GateOu
         return _gate_out(service.get_gate(uow, gate_id))
 
 
+@api.post(
+    "/gates/{gate_id}/code-salt/rotate",
+    summary="New salt for the gate's short-code digests (after a scanner phone is lost)",
+)
+def rotate_gate_code_salt(gate_id: uuid.UUID, p: ConfigWrite, container: ContainerDep) -> GateOut:
+    """The codes in a lost phone's offline bundle stop matching: the gate's scanners get the
+    new salt with their next bundle and download every code's digest again."""
+    with container.uow(p.tenant_id) as uow:
+        return _gate_out(service.rotate_code_salt(uow, gate_id, actor_id=p.user_id))
+
+
 @api.get("/conflicts", summary="Credentials admitted twice by offline scanners")
 def get_conflicts(p: ConfigRead, container: ContainerDep) -> list[ConflictOut]:
     with container.uow(p.tenant_id) as uow:
