@@ -183,6 +183,32 @@ class TicketingMachine(RuleBasedStateMachine):
         seats = frozenset(p.seat for p in h.places if p.seat)
         self.holds.append(MHold(h.id, zone, qty, h.expires_at, seats=seats))
 
+    @rule(
+        asks=st.lists(
+            st.tuples(st.sampled_from(["ga", "seat"]), st.integers(1, 2)), min_size=1, max_size=4
+        )
+    )
+    def hold_batch(self, asks: list[tuple[str, int]]) -> None:
+        """Several buyers' holds in one transaction (the group commit of a rush): each is
+        decided in turn as if alone; the refused ones get their error and write nothing."""
+        self.sweep()  # the batch commits, so its sweep stays even if every ask is refused
+        with self.container.uow(self.tenant) as uow:
+            out = sales.create_holds(
+                uow,
+                session_id=self.session,
+                requests=[sales.HoldRequest(self.cats[z], quantity=q) for z, q in asks],
+                now=self.now(),
+            )
+        for (zone, qty), res in zip(asks, out, strict=True):
+            ok = self.used(zone) + qty <= self.capacity[zone]
+            if not ok:
+                assert isinstance(res, Conflict), (zone, qty, res)
+                continue
+            assert isinstance(res, sales.HoldView), (zone, qty, res)
+            seats = frozenset(p.seat for p in res.places if p.seat)
+            assert len(seats) == (qty if zone == "seat" else 0)
+            self.holds.append(MHold(res.id, zone, qty, res.expires_at, seats=seats))
+
     @precondition(lambda self: any(h.status == "active" and h.order is None for h in self.holds))
     @rule(data=st.data(), phone=st.sampled_from(PHONES))
     def checkout(self, data: st.DataObject, phone: str) -> None:

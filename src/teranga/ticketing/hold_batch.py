@@ -103,7 +103,8 @@ def _settle(p: _Pending, result: sales.HoldView | BaseException) -> None:
 def batcher_of(container: Container) -> HoldBatcher:
     found = container.extras.get(_EXTRA)
     if found is None:
-        fresh = HoldBatcher(container.uow_factory, container.clock.now)
+        # Through the container each time: tests and the demo may swap its clock later.
+        fresh = HoldBatcher(container.uow_factory, lambda: container.clock.now())
         found = container.extras.setdefault(_EXTRA, fresh)  # atomic: one per container
     return cast(HoldBatcher, found)
 
