@@ -103,8 +103,12 @@ def _settle(p: _Pending, result: sales.HoldView | BaseException) -> None:
 def batcher_of(container: Container) -> HoldBatcher:
     found = container.extras.get(_EXTRA)
     if found is None:
-        # Through the container each time: tests and the demo may swap its clock later.
-        fresh = HoldBatcher(container.uow_factory, lambda: container.clock.now())
+
+        def now() -> dt.datetime:
+            # Through the container each time: tests and the demo may swap its clock later.
+            return container.clock.now()
+
+        fresh = HoldBatcher(container.uow_factory, now)
         found = container.extras.setdefault(_EXTRA, fresh)  # atomic: one per container
     return cast(HoldBatcher, found)
 
