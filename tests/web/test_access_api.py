@@ -16,9 +16,10 @@ from teranga.config import Settings
 from teranga.container import Container
 from teranga.ticketing import sales
 from teranga.ticketing.domain import normalise_code
+from teranga.ticketing.sales import TicketView
 from teranga.web.app import create_app
 from tests.factories import bearer, make_principal_token, make_tenant
-from tests.integration.test_ticketing_flow import T0, make_session
+from tests.integration.test_ticketing_flow import T0, Setup, make_session
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -152,8 +153,11 @@ def test_badge_page_shows_qr(client: TestClient) -> None:
     assert "<svg" in page.text
 
 
-def test_bundle_codes_over_http_sync_once_and_tenant_isolation(client: TestClient) -> None:
-    container = _container(client)
+def _gate_with_one_sale(
+    container: Container,
+) -> tuple[Setup, uuid.UUID, TicketView, uuid.UUID, uuid.UUID]:
+    """A session with one ticket sold, a gate (and its list) that admits it, and another
+    tenant: (setup, other tenant, ticket, gate id, list id)."""
     st = make_session(container)
     other = make_tenant(container)
     with container.uow(st.tenant) as uow:
@@ -162,6 +166,12 @@ def test_bundle_codes_over_http_sync_once_and_tenant_isolation(client: TestClien
         ).order.tickets[0]
         lst = service.create_list(uow, name="Spectateurs", session_ids=[st.session])
         gid = service.create_gate(uow, name="Porte A", cluster="Nord", list_ids=[lst.id]).id
+    return st, other, sold, gid, lst.id
+
+
+def test_bundle_codes_over_http_sync_once_and_tenant_isolation(client: TestClient) -> None:
+    container = _container(client)
+    st, other, sold, gid, list_id = _gate_with_one_sale(container)
     agent = bearer(make_principal_token(container, st.tenant, "gate-agent"))
     b = client.get(f"/api/v1/access/gates/{gid}/bundle", headers=agent)
     assert b.status_code == 200
@@ -178,7 +188,7 @@ def test_bundle_codes_over_http_sync_once_and_tenant_isolation(client: TestClien
     # and a resent batch is recorded once.
     scan = {
         "nonce": "web-1",
-        "list_id": str(lst.id),
+        "list_id": str(list_id),
         "credential_id": str(ticket_id),
         "at": NOW.isoformat(),
         "accepted": True,
@@ -198,14 +208,7 @@ def test_bundle_codes_over_http_sync_once_and_tenant_isolation(client: TestClien
 
 def test_organiser_rotates_a_gates_code_salt_after_a_lost_phone(client: TestClient) -> None:
     container = _container(client)
-    st = make_session(container)
-    other = make_tenant(container)
-    with container.uow(st.tenant) as uow:
-        sold = sales.box_office_sale(
-            uow, session_id=st.session, category_id=st.ga_cat, quantity=1, actor_id=None, now=T0
-        ).order.tickets[0]
-        lst = service.create_list(uow, name="Spectateurs", session_ids=[st.session])
-        gid = service.create_gate(uow, name="Porte A", cluster="Nord", list_ids=[lst.id]).id
+    st, other, sold, gid, _list = _gate_with_one_sale(container)
     org = bearer(make_principal_token(container, st.tenant, "organiser-admin"))
     agent = bearer(make_principal_token(container, st.tenant, "gate-agent"))
 
