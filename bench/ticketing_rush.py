@@ -23,7 +23,6 @@ import datetime as dt
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,7 +38,13 @@ import sqlalchemy as sa
 import uvloop
 
 from _http import KeepAlive  # bench/ is on sys.path when run as a script
-from gate_scan import cpu_ticks, own_cpu, postgres_pids  # bench/ is on sys.path
+from gate_scan import (  # bench/ is on sys.path
+    children,
+    cpu_ticks,
+    free_port,
+    own_cpu,
+    postgres_pids,
+)
 from teranga import schema
 from teranga.config import Settings
 from teranga.container import build_container
@@ -48,12 +53,6 @@ from teranga.ticketing import service as catalogue
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def fresh_database() -> str:
@@ -68,26 +67,6 @@ def fresh_database() -> str:
 def app_url(admin_url: str, role: str) -> str:
     scheme, rest = admin_url.split("://", 1)
     return f"{scheme}://{role}@{rest.split('@', 1)[-1]}"
-
-
-def cpu_ms(pids: list[int]) -> float:
-    """utime + stime of the processes, in milliseconds (Linux /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total * 1000 / tick
-
-
-def children(pid: int) -> list[int]:
-    out = subprocess.run(
-        ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
-    )
-    return [int(x) for x in out.stdout.split()]
 
 
 def setup(settings: Settings, capacity: int) -> tuple[uuid.UUID, uuid.UUID]:
@@ -305,7 +284,7 @@ def main() -> None:
             # Warm each worker (imports, key caches) before measuring.
             for _ in range(4 * args.workers):
                 httpx.get(f"{base}/api/v1/ticketing/sessions/{session}", timeout=10)
-            cpu0 = cpu_ms(pids)
+            cpu0 = cpu_ticks(pids) * 1000
             pg0, own0 = {p: cpu_ticks([p]) for p in postgres_pids()}, own_cpu()
             stats = Stats()
             sem = asyncio.Semaphore(args.concurrency)
@@ -318,7 +297,7 @@ def main() -> None:
 
             uvloop.run(run())
             wall = time.perf_counter() - t0
-            cpu = cpu_ms(pids) - cpu0
+            cpu = cpu_ticks(pids) * 1000 - cpu0
             # Backends opened during the run count in full; ones that exited are lost.
             pg_cpu = sum(cpu_ticks([p]) - pg0.get(p, 0.0) for p in postgres_pids())
             client_cpu = own_cpu() - own0

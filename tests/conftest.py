@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from teranga import schema
 from teranga.config import Settings
 from teranga.container import Container, build_container
+from teranga.web.app import create_app
 from tests import services
 
 os.environ.setdefault("TERANGA_ENV", "test")
@@ -70,14 +72,18 @@ def pg_settings(tmp_path: Path, pg_database: tuple[str, str]) -> Settings:
     return make_settings(tmp_path, database_url=app, database_admin_url=admin, app_db_role=APP_ROLE)
 
 
-@pytest.fixture
-def pg_container(pg_settings: Settings) -> Iterator[Container]:
-    """A container on this test's own PostgreSQL database (concurrency tests)."""
-    c = build_container(pg_settings)
+def _container_on(settings: Settings) -> Iterator[Container]:
+    c = build_container(settings)
     try:
         yield c
     finally:
         c.dispose()
+
+
+@pytest.fixture
+def pg_container(pg_settings: Settings) -> Iterator[Container]:
+    """A container on this test's own PostgreSQL database (concurrency tests)."""
+    yield from _container_on(pg_settings)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("pg", marks=pytest.mark.pg)])
@@ -92,8 +98,11 @@ def db_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def container(db_settings: Settings) -> Iterator[Container]:
-    c = build_container(db_settings)
-    try:
+    yield from _container_on(db_settings)
+
+
+@pytest.fixture
+def client(db_settings: Settings) -> Iterator[TestClient]:
+    """The whole app on this test's database (both backends); redirects are not followed."""
+    with TestClient(create_app(db_settings), follow_redirects=False) as c:
         yield c
-    finally:
-        c.dispose()

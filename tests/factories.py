@@ -8,14 +8,18 @@ client.get("/api/v1/...", headers={"Authorization": f"Bearer {token}"})
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
+from fastapi.testclient import TestClient
 
+from teranga.access import service as access
 from teranga.container import Container
 from teranga.identity import service as identity
 from teranga.platform.errors import NotFound
+from teranga.platform.uow import UnitOfWork
 from teranga.tenancy import api as tenancy
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple"
@@ -84,3 +88,35 @@ def make_principal_token(
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def app_container(client: TestClient) -> Container:
+    """The container behind a ``create_app`` test client."""
+    container: Container = client.app.state.container  # type: ignore[attr-defined]
+    return container
+
+
+def register_badges(
+    uow: UnitOfWork,
+    count: int,
+    *,
+    now: dt.datetime,
+    role: str = "volunteer",
+    name: str = "Volontaire",
+    organisation: str = "JAMBAAR26",
+    days: int = 1,
+) -> list[str]:
+    """``count`` accreditations (no zones) valid from a day before ``now`` to ``days``
+    after it; their badges' QR texts."""
+    return [
+        access.register_accreditation(
+            uow,
+            name=f"{name} {i}",
+            organisation=organisation,
+            role=role,
+            zones=[],
+            valid_from=now - dt.timedelta(days=1),
+            valid_until=now + dt.timedelta(days=days),
+        ).qr_text
+        for i in range(count)
+    ]

@@ -11,7 +11,7 @@ import pytest
 from teranga.access import service
 from teranga.access.domain import Reason
 from teranga.container import Container
-from tests.factories import make_tenant
+from tests.factories import make_tenant, register_badges
 from tests.integration.test_access import NOW
 
 pytestmark = pytest.mark.pg
@@ -28,18 +28,7 @@ def test_eight_gates_one_entry(pg_container: Container) -> None:
             service.create_gate(uow, name=f"Porte {i}", cluster="Est", list_ids=[lst.id]).id
             for i in range(GATES)
         ]
-        badges = [
-            service.register_accreditation(
-                uow,
-                name=f"Volontaire {i}",
-                organisation="JAMBAAR26",
-                role="volunteer",
-                zones=[],
-                valid_from=NOW - dt.timedelta(days=1),
-                valid_until=NOW + dt.timedelta(days=1),
-            ).qr_text
-            for i in range(ROUNDS)
-        ]
+        badges = register_badges(uow, ROUNDS, now=NOW)
     for text in badges:
         barrier = threading.Barrier(GATES)
         results: list[Reason] = []

@@ -21,9 +21,9 @@ from teranga.config import Settings
 from teranga.container import Container, build_container
 from teranga.platform.errors import Conflict
 from teranga.platform.uow import UnitOfWork
-from teranga.ticketing import fulfilment, hold_batch, repo, sales
+from teranga.ticketing import hold_batch, repo, sales
 from teranga.ticketing.models import OrderLine, Ticket, TicketSession
-from tests.integration.test_ticketing_flow import T0, Setup, make_session
+from tests.integration.test_ticketing_flow import T0, Setup, make_session, pay_in_full
 
 pytestmark = pytest.mark.pg
 
@@ -41,14 +41,7 @@ def _buy(container: Container, st: Setup, category: uuid.UUID, n: int) -> str:
 def _pay(uow: UnitOfWork, hold_id: uuid.UUID, n: int) -> str:
     """Check the hold out with buyer ``n``'s phone and confirm its payment."""
     co = sales.checkout(uow, hold_id=hold_id, phone=f"77{n:07d}", now=T0)
-    return fulfilment.on_payment_confirmed(
-        uow,
-        order_id=co.order.id,
-        payment_id=uuid.uuid4(),
-        amount_xof=co.order.total_xof,
-        provider="sandbox",
-        now=T0,
-    ).status
+    return pay_in_full(uow, co.order).status
 
 
 def _rush(container: Container, jobs: list[Callable[[], str]]) -> Counter[str]:

@@ -21,9 +21,9 @@ import sqlalchemy as sa
 from teranga.container import Container
 from teranga.platform.errors import Conflict
 from teranga.platform.uow import UnitOfWork
-from teranga.ticketing import aftersale, fulfilment, pii, repo, sales
+from teranga.ticketing import aftersale, pii, repo, sales
 from teranga.ticketing.models import Order, OrderLine, Ticket
-from tests.integration.test_ticketing_flow import T0, Setup, make_session
+from tests.integration.test_ticketing_flow import T0, Setup, make_session, pay_in_full
 
 pytestmark = pytest.mark.pg
 
@@ -43,15 +43,7 @@ def _prepare(container: Container) -> tuple[Setup, list[uuid.UUID], list[uuid.UU
                 uow, session_id=st.session, category_id=st.ga_cat, quantity=1, now=T0
             )
             co = sales.checkout(uow, hold_id=hold.id, phone=f"78{n:07d}", now=T0)
-            res = fulfilment.on_payment_confirmed(
-                uow,
-                order_id=co.order.id,
-                payment_id=uuid.uuid4(),
-                amount_xof=co.order.total_xof,
-                provider="sandbox",
-                now=T0,
-            )
-            tickets.extend(res.ticket_ids)
+            tickets.extend(pay_in_full(uow, co.order).ticket_ids)
         for _ in range(OWN_CHECKOUTS):
             hold = sales.create_hold(
                 uow, session_id=st.session, category_id=st.ga_cat, quantity=1, now=T0

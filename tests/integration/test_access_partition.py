@@ -12,7 +12,7 @@ from teranga.access import credentials, service
 from teranga.access.domain import Credential, Direction
 from teranga.access.scanner import OfflineScanner
 from teranga.container import Container
-from tests.factories import make_tenant
+from tests.factories import make_tenant, register_badges
 from tests.integration.test_access import NOW
 
 
@@ -25,18 +25,9 @@ def _world(
             "Nord": service.create_gate(uow, name="Nord", cluster="Nord", list_ids=[lst.id]).id,
             "Sud": service.create_gate(uow, name="Sud", cluster="Sud", list_ids=[lst.id]).id,
         }
-        badges = [
-            service.register_accreditation(
-                uow,
-                name=f"Athlète {i}",
-                organisation="CNO",
-                role="athlete",
-                zones=[],
-                valid_from=NOW - dt.timedelta(days=1),
-                valid_until=NOW + dt.timedelta(days=3),
-            ).qr_text
-            for i in range(people)
-        ]
+        badges = register_badges(
+            uow, people, now=NOW, role="athlete", name="Athlète", organisation="CNO", days=3
+        )
     return gates, badges
 
 

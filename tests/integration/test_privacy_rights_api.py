@@ -15,27 +15,15 @@ from teranga.cli.main import app as cli_app
 from teranga.config import Settings
 from teranga.container import Container, build_container
 from teranga.tenancy import api as tenancy
-from teranga.web.app import create_app
-from tests.factories import bearer, make_principal_token
+from tests.factories import app_container, bearer, make_principal_token
 from tests.integration.test_privacy_rights import World, seed, traces
 
 EXPORT = "/api/v1/privacy/subjects/export"
 ERASE = "/api/v1/privacy/subjects/erase"
 
 
-@pytest.fixture
-def client(db_settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(db_settings), follow_redirects=False) as c:
-        yield c
-
-
-def _container(c: TestClient) -> Container:
-    container: Container = c.app.state.container  # type: ignore[attr-defined]
-    return container
-
-
 def test_export_and_erase_over_http(client: TestClient) -> None:
-    container = _container(client)
+    container = app_container(client)
     w: World = seed(container)
     admin = bearer(make_principal_token(container, w.tenant, "organiser-admin"))
     box = bearer(make_principal_token(container, w.tenant, "box-office"))

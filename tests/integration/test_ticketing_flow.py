@@ -10,9 +10,11 @@ import pytest
 
 from teranga.container import Container
 from teranga.platform.errors import Conflict, NotFound, ValidationFailed
+from teranga.platform.uow import UnitOfWork
 from teranga.ticketing import aftersale, fulfilment, sales
 from teranga.ticketing import service as catalogue
 from teranga.ticketing.domain import b45decode, verify_payload
+from teranga.ticketing.fulfilment import FulfilmentResult
 from tests.factories import make_tenant
 
 T0 = dt.datetime(2026, 10, 31, 9, 0, tzinfo=dt.UTC)
@@ -84,16 +86,22 @@ def buy(
             uow, session_id=st.session, category_id=st.ga_cat, quantity=qty, now=now
         )
         co = sales.checkout(uow, hold_id=hold.id, phone=phone, now=now)
-        res = fulfilment.on_payment_confirmed(
-            uow,
-            order_id=co.order.id,
-            payment_id=uuid.uuid4(),
-            amount_xof=co.order.total_xof,
-            provider="sandbox",
-            now=now,
-        )
-        assert res.status == "issued"
+        assert pay_in_full(uow, co.order, now=now).status == "issued"
         return sales.get_order(uow, co.order.id)
+
+
+def pay_in_full(
+    uow: UnitOfWork, order: sales.OrderView, *, now: dt.datetime = T0
+) -> FulfilmentResult:
+    """The order's total confirmed by a sandbox payment (a new payment id)."""
+    return fulfilment.on_payment_confirmed(
+        uow,
+        order_id=order.id,
+        payment_id=uuid.uuid4(),
+        amount_xof=order.total_xof,
+        provider="sandbox",
+        now=now,
+    )
 
 
 def test_paid_flow_issues_signed_tickets_once(container: Container) -> None:

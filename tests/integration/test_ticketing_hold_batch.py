@@ -11,19 +11,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
-from teranga.config import Settings
-from teranga.container import Container, build_container
+from teranga.container import Container
 from teranga.platform.errors import Conflict, NotFound, TerangaError, ValidationFailed
 from teranga.ticketing import hold_batch, repo, sales
 from teranga.ticketing.models import Hold, OrderLine, PriceCategory, TicketSession, Zone
 from tests.integration.test_ticketing_flow import T0, Setup, make_session
-
-
-@pytest.fixture
-def container(db_settings: Settings) -> Container:
-    c = build_container(db_settings)
-    yield c  # type: ignore[misc]
-    c.dispose()
 
 
 def _counters(container: Container, st: Setup) -> tuple[int, int, int, int]:

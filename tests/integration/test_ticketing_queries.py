@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -10,8 +9,8 @@ import sqlalchemy as sa
 
 from teranga.config import Settings
 from teranga.container import build_container
-from teranga.ticketing import fulfilment, sales
-from tests.integration.test_ticketing_flow import T0, make_session
+from teranga.ticketing import sales
+from tests.integration.test_ticketing_flow import T0, make_session, pay_in_full
 
 
 @contextmanager
@@ -43,14 +42,7 @@ def test_purchase_query_counts_do_not_grow_with_quantity(sqlite_settings: Settin
             co = sales.checkout(uow, hold_id=hold.id, phone=f"7700000{len(counts):02d}", now=T0)
         counts[("checkout", qty)] = len(q)
         with count_queries(container.engine) as q, container.uow(st.tenant) as uow:
-            fulfilment.on_payment_confirmed(
-                uow,
-                order_id=co.order.id,
-                payment_id=uuid.uuid4(),
-                amount_xof=co.order.total_xof,
-                provider="sandbox",
-                now=T0,
-            )
+            pay_in_full(uow, co.order)
         counts[("confirm", qty)] = len(q)
     container.dispose()
     for step in ("hold", "checkout", "confirm"):

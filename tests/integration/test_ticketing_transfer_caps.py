@@ -11,9 +11,9 @@ import pytest
 
 from teranga.container import Container
 from teranga.platform.errors import Conflict, NotFound
-from teranga.ticketing import aftersale, fulfilment, pii, repo, sales
+from teranga.ticketing import aftersale, pii, repo, sales
 from teranga.ticketing.models import Ticket
-from tests.integration.test_ticketing_flow import T0, Setup, make_session
+from tests.integration.test_ticketing_flow import T0, Setup, make_session, pay_in_full
 
 RECIPIENT = "770000001"
 
@@ -37,15 +37,7 @@ def buy(
             uow, session_id=st.session, category_id=st.ga_cat, quantity=qty, now=T0
         )
         co = sales.checkout(uow, hold_id=hold.id, phone=phone, id_number=id_number, now=T0)
-        res = fulfilment.on_payment_confirmed(
-            uow,
-            order_id=co.order.id,
-            payment_id=uuid.uuid4(),
-            amount_xof=co.order.total_xof,
-            provider="sandbox",
-            now=T0,
-        )
-        assert res.status == "issued"
+        assert pay_in_full(uow, co.order).status == "issued"
         return Bought(sales.get_order(uow, co.order.id), co.access_token)
 
 

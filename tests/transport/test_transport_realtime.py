@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from google.transit import gtfs_realtime_pb2 as rt
 
-from teranga.config import Settings
 from teranga.platform.errors import ValidationFailed
 from teranga.transport.realtime import Alert, Snapshot, TripDelay, Vehicle, build_feed, parse_feed
-from teranga.web.app import create_app
-from tests.factories import bearer, make_principal_token, make_tenant
-from tests.transport.test_transport_web import _container, _zip
-
-
-@pytest.fixture
-def client(db_settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(db_settings), follow_redirects=False) as c:
-        yield c
+from tests.factories import app_container, bearer, make_principal_token, make_tenant
+from tests.transport.test_transport_web import _zip
 
 
 def test_feed_round_trip_and_rejects_garbage() -> None:
@@ -45,7 +36,7 @@ def test_feed_round_trip_and_rejects_garbage() -> None:
 
 
 def test_delay_pushed_by_operator_moves_the_journey(client: TestClient, small_gtfs: Path) -> None:
-    container = _container(client)
+    container = app_container(client)
     tid = make_tenant(container, container.settings.default_tenant)
     op = bearer(make_principal_token(container, tid, "transport-operator"))
     files = {"file": ("dkr.zip", _zip(small_gtfs), "application/zip")}

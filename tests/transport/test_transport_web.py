@@ -4,27 +4,11 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
-from teranga.config import Settings
-from teranga.container import Container
-from teranga.web.app import create_app
-from tests.factories import bearer, make_principal_token, make_tenant
-
-
-@pytest.fixture
-def client(db_settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(db_settings), follow_redirects=False) as c:
-        yield c
-
-
-def _container(c: TestClient) -> Container:
-    container: Container = c.app.state.container  # type: ignore[attr-defined]
-    return container
+from tests.factories import app_container, bearer, make_principal_token, make_tenant
 
 
 def _zip(folder: Path) -> bytes:
@@ -36,7 +20,7 @@ def _zip(folder: Path) -> bytes:
 
 
 def test_operator_imports_then_public_plans(client: TestClient, small_gtfs: Path) -> None:
-    container = _container(client)
+    container = app_container(client)
     tid = make_tenant(container, container.settings.default_tenant)
     data = _zip(small_gtfs)
     files = {"file": ("dkr.zip", data, "application/zip")}
@@ -100,7 +84,7 @@ def test_operator_imports_then_public_plans(client: TestClient, small_gtfs: Path
 
 
 def test_other_tenant_operator_cannot_see_feeds(client: TestClient, small_gtfs: Path) -> None:
-    container = _container(client)
+    container = app_container(client)
     a = make_tenant(container)
     b = make_tenant(container)
     op_a = bearer(make_principal_token(container, a, "transport-operator"))
@@ -116,7 +100,7 @@ def test_other_tenant_operator_cannot_see_feeds(client: TestClient, small_gtfs: 
 def test_organiser_publishes_shuttles_used_by_the_planner(
     client: TestClient, small_gtfs: Path
 ) -> None:
-    container = _container(client)
+    container = app_container(client)
     tid = make_tenant(container, container.settings.default_tenant)
     op = bearer(make_principal_token(container, tid, "transport-operator"))
     files = {"file": ("dkr.zip", _zip(small_gtfs), "application/zip")}

@@ -12,9 +12,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from teranga.config import Settings
-from teranga.container import Container
 from teranga.web.app import create_app
-from tests.factories import MadeUser, bearer, make_principal_token, make_tenant, make_user
+from tests.factories import (
+    MadeUser,
+    app_container,
+    bearer,
+    make_principal_token,
+    make_tenant,
+    make_user,
+)
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -22,17 +28,12 @@ NOW = dt.datetime.now(dt.UTC)
 @pytest.fixture
 def client(db_settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(db_settings), follow_redirects=False) as c:
-        make_tenant(_container(c), db_settings.default_tenant)
+        make_tenant(app_container(c), db_settings.default_tenant)
         yield c
 
 
-def _container(c: TestClient) -> Container:
-    container: Container = c.app.state.container  # type: ignore[attr-defined]
-    return container
-
-
 def _tenant(c: TestClient) -> uuid.UUID:
-    return make_tenant(_container(c), _container(c).settings.default_tenant)
+    return make_tenant(app_container(c), app_container(c).settings.default_tenant)
 
 
 def _csrf(c: TestClient, path: str) -> str:
@@ -44,7 +45,7 @@ def _csrf(c: TestClient, path: str) -> str:
 
 
 def _sign_in(c: TestClient, role: str) -> MadeUser:
-    user = make_user(_container(c), _tenant(c), role)
+    user = make_user(app_container(c), _tenant(c), role)
     r = c.post(
         "/login",
         data={"email": user.email, "password": user.password, "csrf_token": _csrf(c, "/login")},
@@ -90,7 +91,7 @@ def test_organiser_creates_a_list_and_a_gate(client: TestClient) -> None:
     assert "01/11 08:00 – 01/11 20:00" in text
     assert "<tr><td>Porte Nord</td><td>Nord</td><td>Tribune officielle</td></tr>" in text
     # The JSON API sees the same configuration.
-    org = bearer(make_principal_token(_container(client), _tenant(client), "organiser-admin"))
+    org = bearer(make_principal_token(app_container(client), _tenant(client), "organiser-admin"))
     lists = {x["id"]: x for x in client.get("/api/v1/access/lists", headers=org).json()}
     made = lists[list_id]
     assert made["allow_reentry"] is True
@@ -113,7 +114,7 @@ def test_conflict_from_offline_sync_is_shown(client: TestClient) -> None:
             },
         )
         assert r.status_code == 303, r.text
-    agent = bearer(make_principal_token(_container(client), _tenant(client), "gate-agent"))
+    agent = bearer(make_principal_token(app_container(client), _tenant(client), "gate-agent"))
     gates = {g["name"]: g["id"] for g in client.get("/api/v1/access/gates", headers=agent).json()}
     credential = str(uuid.uuid4())
     for scanner, gate, minutes in (("phone-a", "Porte A", 10), ("phone-b", "Porte B", 5)):

@@ -5,40 +5,25 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 
-import pytest
 from fastapi.testclient import TestClient
 
 from teranga.access import codes, service
 from teranga.audit import service as audit
-from teranga.config import Settings
 from teranga.container import Container
 from teranga.ticketing import sales
 from teranga.ticketing.domain import normalise_code
 from teranga.ticketing.sales import TicketView
-from teranga.web.app import create_app
-from tests.factories import bearer, make_principal_token, make_tenant
+from tests.factories import app_container, bearer, make_principal_token, make_tenant
 from tests.integration.test_ticketing_flow import T0, Setup, make_session
 
 NOW = dt.datetime.now(dt.UTC)
 
 
-@pytest.fixture
-def client(db_settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(db_settings), follow_redirects=False) as c:
-        yield c
-
-
-def _container(c: TestClient) -> Container:
-    container: Container = c.app.state.container  # type: ignore[attr-defined]
-    return container
-
-
 def test_organiser_configures_and_agent_scans(client: TestClient) -> None:
-    tid = make_tenant(_container(client))
-    org = bearer(make_principal_token(_container(client), tid, "organiser-admin"))
-    agent = bearer(make_principal_token(_container(client), tid, "gate-agent"))
+    tid = make_tenant(app_container(client))
+    org = bearer(make_principal_token(app_container(client), tid, "organiser-admin"))
+    agent = bearer(make_principal_token(app_container(client), tid, "gate-agent"))
     lst = client.post(
         "/api/v1/access/lists",
         json={"name": "Zone mixte", "accreditation_roles": ["media"], "badge_zones": ["MIX"]},
@@ -108,8 +93,8 @@ def test_organiser_configures_and_agent_scans(client: TestClient) -> None:
 
 
 def test_bad_input_is_a_clear_4xx(client: TestClient) -> None:
-    tid = make_tenant(_container(client))
-    org = bearer(make_principal_token(_container(client), tid, "organiser-admin"))
+    tid = make_tenant(app_container(client))
+    org = bearer(make_principal_token(app_container(client), tid, "organiser-admin"))
     r = client.post(
         "/api/v1/access/accreditations",
         json={
@@ -134,8 +119,8 @@ def test_bad_input_is_a_clear_4xx(client: TestClient) -> None:
 
 
 def test_badge_page_shows_qr(client: TestClient) -> None:
-    tid = make_tenant(_container(client))
-    org = bearer(make_principal_token(_container(client), tid, "organiser-admin"))
+    tid = make_tenant(app_container(client))
+    org = bearer(make_principal_token(app_container(client), tid, "organiser-admin"))
     badge = client.post(
         "/api/v1/access/accreditations",
         json={
@@ -170,7 +155,7 @@ def _gate_with_one_sale(
 
 
 def test_bundle_codes_over_http_sync_once_and_tenant_isolation(client: TestClient) -> None:
-    container = _container(client)
+    container = app_container(client)
     st, other, sold, gid, list_id = _gate_with_one_sale(container)
     agent = bearer(make_principal_token(container, st.tenant, "gate-agent"))
     b = client.get(f"/api/v1/access/gates/{gid}/bundle", headers=agent)
@@ -207,7 +192,7 @@ def test_bundle_codes_over_http_sync_once_and_tenant_isolation(client: TestClien
 
 
 def test_organiser_rotates_a_gates_code_salt_after_a_lost_phone(client: TestClient) -> None:
-    container = _container(client)
+    container = app_container(client)
     st, other, sold, gid, _list = _gate_with_one_sale(container)
     org = bearer(make_principal_token(container, st.tenant, "organiser-admin"))
     agent = bearer(make_principal_token(container, st.tenant, "gate-agent"))

@@ -11,12 +11,12 @@ from fastapi import APIRouter, Depends
 from fastapi.testclient import TestClient
 
 from teranga.config import Settings
-from teranga.container import Container
 from teranga.identity.api import CsrfProtected, CsrfToken, CurrentPrincipal, public
 from teranga.web.app import create_app
 from tests.factories import (
     DEFAULT_PASSWORD,
     MadeUser,
+    app_container,
     bearer,
     make_principal_token,
     make_tenant,
@@ -31,17 +31,12 @@ def _client(settings: Settings, **client_kw: Any) -> TestClient:
 @pytest.fixture
 def client(db_settings: Settings) -> Iterator[TestClient]:
     with _client(db_settings) as c:
-        make_tenant(_container(c), db_settings.default_tenant)
+        make_tenant(app_container(c), db_settings.default_tenant)
         yield c
 
 
-def _container(c: TestClient) -> Container:
-    container: Container = c.app.state.container  # type: ignore[attr-defined]
-    return container
-
-
 def _tenant(c: TestClient) -> Any:
-    return make_tenant(_container(c), _container(c).settings.default_tenant)
+    return make_tenant(app_container(c), app_container(c).settings.default_tenant)
 
 
 def _csrf(c: TestClient, path: str = "/login") -> str:
@@ -70,7 +65,7 @@ def test_login_page_is_french_with_labelled_fields(client: TestClient) -> None:
 
 
 def test_login_sets_a_hardened_cookie_and_rotates_it(client: TestClient) -> None:
-    user = make_user(_container(client), _tenant(client), "scorer")
+    user = make_user(app_container(client), _tenant(client), "scorer")
     r = _sign_in(client, user)
     assert r.status_code == 303
     assert r.headers["location"] == "/compte"
@@ -94,14 +89,14 @@ def test_login_sets_a_hardened_cookie_and_rotates_it(client: TestClient) -> None
 def test_secure_cookie_when_configured(db_settings: Settings) -> None:
     settings = db_settings.model_copy(update={"secure_cookies": True})
     with _client(settings, base_url="https://testserver") as c:
-        user = make_user(_container(c), _tenant(c), "scorer")
+        user = make_user(app_container(c), _tenant(c), "scorer")
         r = _sign_in(c, user)
         assert r.status_code == 303
         assert "Secure" in r.headers["set-cookie"]
 
 
 def test_wrong_password_is_a_401_page(client: TestClient) -> None:
-    user = make_user(_container(client), _tenant(client), "scorer")
+    user = make_user(app_container(client), _tenant(client), "scorer")
     r = _sign_in(client, user, password="not-the-password")
     assert r.status_code == 401
     assert "Adresse e-mail ou mot de passe incorrect." in r.text
@@ -109,7 +104,7 @@ def test_wrong_password_is_a_401_page(client: TestClient) -> None:
 
 
 def test_login_without_csrf_token_is_refused(client: TestClient) -> None:
-    user = make_user(_container(client), _tenant(client), "scorer")
+    user = make_user(app_container(client), _tenant(client), "scorer")
     client.get("/login")
     r = client.post("/login", data={"email": user.email, "password": DEFAULT_PASSWORD})
     assert r.status_code == 403
@@ -131,7 +126,7 @@ def test_pages_redirect_to_login_and_api_says_401(client: TestClient) -> None:
 
 
 def test_logout_needs_csrf_and_kills_the_server_session(client: TestClient) -> None:
-    user = make_user(_container(client), _tenant(client), "scorer")
+    user = make_user(app_container(client), _tenant(client), "scorer")
     _sign_in(client, user)
     secret = client.cookies.get("teranga_session")
     assert client.post("/logout").status_code == 403
@@ -144,7 +139,7 @@ def test_logout_needs_csrf_and_kills_the_server_session(client: TestClient) -> N
 
 
 def test_session_api_write_needs_csrf_header(client: TestClient) -> None:
-    user = make_user(_container(client), _tenant(client), "developer")
+    user = make_user(app_container(client), _tenant(client), "developer")
     _sign_in(client, user)
     body = {"name": "ci", "scopes": ["*.read"]}
     r = client.post("/api/v1/auth/tokens", json=body)
@@ -156,7 +151,7 @@ def test_session_api_write_needs_csrf_header(client: TestClient) -> None:
 
 def test_bearer_tokens_me_create_and_scopes(client: TestClient) -> None:
     tid = _tenant(client)
-    secret = make_principal_token(_container(client), tid, "organiser-admin")
+    secret = make_principal_token(app_container(client), tid, "organiser-admin")
     me = client.get("/api/v1/me", headers=bearer(secret))
     assert me.status_code == 200
     assert me.json()["roles"] == ["organiser-admin"]
@@ -190,7 +185,7 @@ def test_bearer_tokens_me_create_and_scopes(client: TestClient) -> None:
 
 
 def test_forbidden_is_403_and_logged(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
-    secret = make_principal_token(_container(client), _tenant(client), "gate-agent")
+    secret = make_principal_token(app_container(client), _tenant(client), "gate-agent")
     with caplog.at_level("WARNING", logger="teranga.identity.auth"):
         r = client.get("/api/v1/audit/entries", headers=bearer(secret))
     assert r.status_code == 403
@@ -201,7 +196,7 @@ def test_forbidden_is_403_and_logged(client: TestClient, caplog: pytest.LogCaptu
 
 
 def test_user_admin_api(client: TestClient) -> None:
-    secret = make_principal_token(_container(client), _tenant(client), "organiser-admin")
+    secret = make_principal_token(app_container(client), _tenant(client), "organiser-admin")
     r = client.post(
         "/api/v1/users",
         json={
@@ -263,8 +258,8 @@ def _hammer(c: TestClient, email: str, n: int, headers: dict[str, str] | None = 
 
 
 def test_rate_limit_per_account_gives_429_with_retry_after(client: TestClient) -> None:
-    user = make_user(_container(client), _tenant(client), "scorer")
-    limit = _container(client).settings.login_rate_per_account
+    user = make_user(app_container(client), _tenant(client), "scorer")
+    limit = app_container(client).settings.login_rate_per_account
     assert _hammer(client, user.email, limit) == [401] * limit
     r = _sign_in(client, user)
     assert r.status_code == 429
@@ -274,7 +269,7 @@ def test_rate_limit_per_account_gives_429_with_retry_after(client: TestClient) -
 def test_forged_forwarded_for_does_not_bypass_the_address_limit(db_settings: Settings) -> None:
     settings = db_settings.model_copy(update={"login_rate_per_ip": 3})
     with _client(settings, client=("198.51.100.77", 5000)) as c:
-        make_tenant(_container(c), settings.default_tenant)
+        make_tenant(app_container(c), settings.default_tenant)
         codes = [
             _hammer(c, f"n{i}@example.sn", 1, {"X-Forwarded-For": f"203.0.113.{i}"})[0]
             for i in range(6)
@@ -288,7 +283,7 @@ def test_trusted_proxy_forwarded_for_is_honoured(db_settings: Settings) -> None:
         update={"login_rate_per_ip": 2, "trusted_proxies": ["127.0.0.1"]}
     )
     with _client(settings, client=("127.0.0.1", 5000)) as c:
-        make_tenant(_container(c), settings.default_tenant)
+        make_tenant(app_container(c), settings.default_tenant)
         # Behind our proxy, each real client has its own budget...
         for i in range(3):
             assert _hammer(c, f"p{i}@example.sn", 1, {"X-Forwarded-For": f"192.0.2.{i + 10}"}) == [
@@ -303,7 +298,7 @@ def test_trusted_proxy_forwarded_for_is_honoured(db_settings: Settings) -> None:
 
 
 def test_next_is_never_an_open_redirect(client: TestClient) -> None:
-    user = make_user(_container(client), _tenant(client), "scorer")
+    user = make_user(app_container(client), _tenant(client), "scorer")
     for target, expected in (
         ("//evil.example", "/compte"),
         ("https://evil.example", "/compte"),
@@ -352,7 +347,7 @@ def test_helpers_for_other_domains_forms(db_settings: Settings) -> None:
 def test_account_limit_holds_across_app_instances(db_settings: Settings) -> None:
     """Two app instances (as two worker processes) share the budget through the database."""
     with _client(db_settings) as one, _client(db_settings) as two:
-        user = make_user(_container(one), _tenant(one), "scorer")
+        user = make_user(app_container(one), _tenant(one), "scorer")
         limit = db_settings.login_rate_per_account
         codes = [_hammer(one if i % 2 else two, user.email, 1)[0] for i in range(limit)]
         assert codes == [401] * limit
@@ -361,7 +356,7 @@ def test_account_limit_holds_across_app_instances(db_settings: Settings) -> None
 
 
 def test_account_page_creates_a_token_shown_once(client: TestClient) -> None:
-    user = make_user(_container(client), _tenant(client), "developer")
+    user = make_user(app_container(client), _tenant(client), "developer")
     _sign_in(client, user)
     form = {"name": "mon appli", "scopes": "programme.*.read identity.me.read"}
     assert client.post("/compte/jetons", data=form).status_code == 403

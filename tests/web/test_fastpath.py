@@ -7,57 +7,38 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from teranga.access import service
-from teranga.config import Settings
-from teranga.container import Container
 from teranga.identity import service as identity
-from teranga.web.app import create_app
 from teranga.web.fastpath import EXTRA
-from tests.factories import DEFAULT_PASSWORD, bearer, make_principal_token, make_tenant, make_user
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    app_container,
+    bearer,
+    make_principal_token,
+    make_tenant,
+    make_user,
+    register_badges,
+)
 
 NOW = dt.datetime.now(dt.UTC)
 SCANS = "/api/v1/access/gates/{}/scans"
 
 
-@pytest.fixture
-def client(db_settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(db_settings), follow_redirects=False) as c:
-        yield c
-
-
-def _container(c: TestClient) -> Container:
-    container: Container = c.app.state.container  # type: ignore[attr-defined]
-    return container
-
-
 def _served(c: TestClient) -> int:
-    return sum(_container(c).extras.get("web.fast_served", {}).values())
+    return sum(app_container(c).extras.get("web.fast_served", {}).values())
 
 
 def _setup(c: TestClient, badges: int = 3) -> tuple[uuid.UUID, uuid.UUID, list[str]]:
-    container = _container(c)
+    container = app_container(c)
     tid = make_tenant(container)
     with container.uow(tid) as uow:
         lst = service.create_list(uow, name="Tribune", accreditation_roles=["volunteer"])
         gate = service.create_gate(uow, name="Porte 7", cluster="Est", list_ids=[lst.id])
-        texts = [
-            service.register_accreditation(
-                uow,
-                name=f"Volontaire {i}",
-                organisation="JAMBAAR26",
-                role="volunteer",
-                zones=[],
-                valid_from=NOW - dt.timedelta(days=1),
-                valid_until=NOW + dt.timedelta(days=1),
-            ).qr_text
-            for i in range(badges)
-        ]
+        texts = register_badges(uow, badges, now=NOW)
     return tid, gate.id, texts
 
 
@@ -71,7 +52,7 @@ def _scan(c: TestClient, gate: uuid.UUID, text: str, nonce: str, **headers: str)
 
 def test_fast_answers_match_the_full_route(client: TestClient) -> None:
     tid, gate, texts = _setup(client)
-    agent = bearer(make_principal_token(_container(client), tid, "gate-agent"))
+    agent = bearer(make_principal_token(app_container(client), tid, "gate-agent"))
     # First request: the token is not cached yet, so the full route answers (and caches).
     first = _scan(client, gate, texts[0], "1", **agent)
     assert first.status_code == 200
@@ -85,10 +66,10 @@ def test_fast_answers_match_the_full_route(client: TestClient) -> None:
     assert _served(client) == 3
 
     # The same sequence with the fast path switched off, on another tenant.
-    routes = _container(client).extras.pop(EXTRA)
+    routes = app_container(client).extras.pop(EXTRA)
     try:
         tid2, gate2, texts2 = _setup(client)
-        agent2 = bearer(make_principal_token(_container(client), tid2, "gate-agent"))
+        agent2 = bearer(make_principal_token(app_container(client), tid2, "gate-agent"))
         full = [
             _scan(client, gate2, texts2[0], "1", **agent2),
             _scan(client, gate2, texts2[0], "2", **agent2),
@@ -96,7 +77,7 @@ def test_fast_answers_match_the_full_route(client: TestClient) -> None:
         ]
         full_replay = _scan(client, gate2, texts2[0], "2", **agent2)
     finally:
-        _container(client).extras[EXTRA] = routes
+        app_container(client).extras[EXTRA] = routes
     assert _served(client) == 3
 
     def shape(r: Any) -> dict[str, Any]:
@@ -136,7 +117,7 @@ def test_fast_answers_match_the_full_route(client: TestClient) -> None:
 
 def test_everything_else_takes_the_full_path(client: TestClient) -> None:
     tid, gate, texts = _setup(client)
-    container = _container(client)
+    container = app_container(client)
     agent = bearer(make_principal_token(container, tid, "gate-agent"))
     assert _scan(client, gate, texts[0], "warm", **agent).status_code == 200  # caches it
     served = _served(client)
@@ -173,7 +154,7 @@ def test_everything_else_takes_the_full_path(client: TestClient) -> None:
 
 def test_cookie_sessions_need_the_csrf_header(client: TestClient) -> None:
     tid, gate, texts = _setup(client)
-    container = _container(client)
+    container = app_container(client)
     user = make_user(container, tid, "gate-agent")
     res = identity.login(
         container,

@@ -16,6 +16,7 @@ synchronously (tests, the CLI and the verify route call them).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import time
@@ -236,21 +237,18 @@ class AuditIntegrator(BackgroundWorker):
             await self._wait(self.poll_interval)
             if self._stopping:
                 return
-            target: set[uuid.UUID] | None
-            if full_due or loop.time() - last_full >= self.full_every:
-                service.take_pending_tenants()  # the full pass covers them
-                target = None
-            else:
-                target = service.take_pending_tenants()
-                if not target:
-                    continue
-            try:
-                await asyncio.to_thread(integrate, self.container, target)
-                if target is None:
-                    last_full, full_due = loop.time(), False
-            except Exception:  # database down: everything again at the next poll
-                log.warning("audit integration pass failed", exc_info=True)
-                full_due = True
+            full = full_due or loop.time() - last_full >= self.full_every
+            done = await self._tenant_pass(
+                service.take_pending_tenants,
+                functools.partial(integrate, self.container),
+                full=full,
+            )
+            if done is None:
+                continue
+            if done and full:
+                last_full, full_due = loop.time(), False
+            elif not done:
+                full_due = True  # everything again at the next poll
             await asyncio.sleep(self.min_gap)
 
 

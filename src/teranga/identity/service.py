@@ -14,7 +14,7 @@ import math
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -309,6 +309,7 @@ def token_owner(uow: UnitOfWork, token_id: uuid.UUID) -> uuid.UUID:
 # after commit) and within TOKEN_CACHE_SECONDS in the others.
 TOKEN_CACHE_SECONDS = 5.0
 _TOKEN_CACHE_LIMIT = 10_000
+V = TypeVar("V")
 
 
 _generation = [0]  # bumped after a revocation, logout or account change commits here
@@ -318,11 +319,39 @@ def _forget_tokens() -> None:
     _generation[0] += 1
 
 
-def _token_cache(container: Container) -> dict[str, tuple[float, int, Principal]]:
-    cache = container.extras.get("identity.token_cache")
-    if cache is None:
-        cache = container.extras["identity.token_cache"] = {}
-    return cache
+class _Recent(Generic[V]):
+    """Credentials this process resolved moments ago, by the digest of their secret: an
+    entry lasts TOKEN_CACHE_SECONDS and dies with any change of ``_generation``."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, tuple[float, int, V]] = {}
+
+    def get(self, secret: str) -> V | None:
+        hit = self._rows.get(domain.sha256_hex(secret))
+        if hit is not None and hit[0] > time.monotonic() and hit[1] == _generation[0]:
+            return hit[2]
+        return None
+
+    def put(self, secret: str, generation: int, value: V) -> None:
+        """``generation``: read before resolving, so a change committed meanwhile wins."""
+        if len(self._rows) >= _TOKEN_CACHE_LIMIT:
+            self._rows.clear()
+        self._rows[domain.sha256_hex(secret)] = (
+            time.monotonic() + TOKEN_CACHE_SECONDS,
+            generation,
+            value,
+        )
+
+
+def _recent(container: Container, name: str) -> _Recent[Any]:
+    found = container.extras.get(name)
+    if found is None:
+        found = container.extras[name] = _Recent()
+    return cast(_Recent[Any], found)
+
+
+def _token_cache(container: Container) -> _Recent[Principal]:
+    return _recent(container, "identity.token_cache")
 
 
 def cached_token(container: Container, secret: str) -> Principal | None:
@@ -330,10 +359,7 @@ def cached_token(container: Container, secret: str) -> Principal | None:
     None (then call ``authenticate_token``). Touches no database: safe on the event loop."""
     if not domain.looks_like_api_token(secret):
         return None
-    hit = _token_cache(container).get(domain.sha256_hex(secret))
-    if hit is not None and hit[0] > time.monotonic() and hit[1] == _generation[0]:
-        return hit[2]
-    return None
+    return _token_cache(container).get(secret)
 
 
 def authenticate_token(container: Container, secret: str) -> Principal | None:
@@ -344,14 +370,7 @@ def authenticate_token(container: Container, secret: str) -> Principal | None:
     generation = _generation[0]
     principal = _resolve_token(container, secret)
     if principal is not None:
-        cache = _token_cache(container)
-        if len(cache) >= _TOKEN_CACHE_LIMIT:
-            cache.clear()
-        cache[domain.sha256_hex(secret)] = (
-            time.monotonic() + TOKEN_CACHE_SECONDS,
-            generation,
-            principal,
-        )
+        _token_cache(container).put(secret, generation, principal)
     return principal
 
 
@@ -385,18 +404,12 @@ class SessionContext:
 
 # Resolved sessions are kept as briefly as tokens, for the same reason (a gate agent's
 # scanner page sends a scan every few seconds): logout, a disabled account or a role change
-# take effect at once in the process that made them and within SESSION_CACHE_SECONDS in
-# the others; the session's own expiry is checked on every hit.
-SESSION_CACHE_SECONDS = TOKEN_CACHE_SECONDS
+# take effect at once in the process that made them and within TOKEN_CACHE_SECONDS in the
+# others; the session's own expiry is checked on every hit.
 
 
-def _session_cache(
-    container: Container,
-) -> dict[str, tuple[float, int, SessionContext, dt.datetime]]:
-    cache = container.extras.get("identity.session_cache")
-    if cache is None:
-        cache = container.extras["identity.session_cache"] = {}
-    return cache
+def _session_cache(container: Container) -> _Recent[tuple[SessionContext, dt.datetime]]:
+    return _recent(container, "identity.session_cache")
 
 
 def cached_session(container: Container, secret: str) -> SessionContext | None:
@@ -404,14 +417,9 @@ def cached_session(container: Container, secret: str) -> SessionContext | None:
     (then call ``authenticate_session``). Touches no database: safe on the event loop."""
     if not secret or len(secret) > 100:
         return None
-    hit = _session_cache(container).get(domain.sha256_hex(secret))
-    if (
-        hit is not None
-        and hit[0] > time.monotonic()
-        and hit[1] == _generation[0]
-        and container.clock.now() < hit[3]
-    ):
-        return hit[2]
+    hit = _session_cache(container).get(secret)
+    if hit is not None and container.clock.now() < hit[1]:
+        return hit[0]
     return None
 
 
@@ -424,17 +432,8 @@ def authenticate_session(container: Container, secret: str) -> SessionContext | 
     resolved = _resolve_session(container, secret)
     if resolved is None:
         return None
-    ctx, expires_at = resolved
-    cache = _session_cache(container)
-    if len(cache) >= _TOKEN_CACHE_LIMIT:
-        cache.clear()
-    cache[domain.sha256_hex(secret)] = (
-        time.monotonic() + SESSION_CACHE_SECONDS,
-        generation,
-        ctx,
-        expires_at,
-    )
-    return ctx
+    _session_cache(container).put(secret, generation, resolved)
+    return resolved[0]
 
 
 def _resolve_session(

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 import uuid
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
 
 
 class TenantMarks:
@@ -95,6 +99,27 @@ class BackgroundWorker:
             return False
         finally:
             wakeup.clear()
+        return True
+
+    async def _tenant_pass(
+        self,
+        take: Callable[[], set[uuid.UUID]],
+        run: Callable[[set[uuid.UUID] | None], object],
+        *,
+        full: bool,
+    ) -> bool | None:
+        """One pass of a worker whose work is per tenant, in a thread: ``run(None)`` (every
+        tenant; the marks it covers are dropped) when ``full``, else ``run`` of the tenants
+        marked since the last pass (``take``). None when there was nothing to do, False when
+        the pass failed (logged; the caller decides when to sweep again)."""
+        marked = take()
+        if not full and not marked:
+            return None
+        try:
+            await asyncio.to_thread(run, None if full else marked)
+        except Exception:  # database down: the caller's next full pass covers it
+            log.warning("%s pass failed", self.task_name, exc_info=True)
+            return False
         return True
 
     async def _run(self) -> None:

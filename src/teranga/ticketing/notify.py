@@ -295,20 +295,13 @@ class Notifier(BackgroundWorker):
             woken = await self._wait(self.poll_interval)
             if self._stopping:
                 return
-            target: set[uuid.UUID] | None
-            if not woken or loop.time() - last_full >= self.poll_interval:
-                _queued.take()  # the full pass covers them
-                target = None
-            else:
-                target = _queued.take()
-                if not target:
-                    continue
-            try:
-                await asyncio.to_thread(self.send_due, None, target)
-                if target is None:
-                    last_full = loop.time()
-            except Exception:  # database down: everything again at the next poll
-                log.warning("sms pass failed", exc_info=True)
+            # A poll that timed out sweeps every tenant (retries, other processes' rows).
+            full = not woken or loop.time() - last_full >= self.poll_interval
+            done = await self._tenant_pass(
+                _queued.take, functools.partial(self.send_due, None), full=full
+            )
+            if done and full:
+                last_full = loop.time()
 
 
 def install(container: Container) -> Notifier:

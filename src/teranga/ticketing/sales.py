@@ -17,6 +17,7 @@ Inventory invariants (see ``repo`` for the lock order):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 import uuid
@@ -426,8 +427,11 @@ class _HoldContext:
 
     def __init__(self, uow: UnitOfWork, s: TicketSession, moment: dt.datetime) -> None:
         self.uow, self.s, self.moment = uow, s, moment
-        self._room: tuple[WaitingRoom | None] | None = None
         self._fresh: set[uuid.UUID] = set()
+
+    @functools.cached_property
+    def room(self) -> WaitingRoom | None:
+        return waiting_room.room_of(self.uow, self.s.id)
 
     def _get(self, model: type[_M], ident: uuid.UUID) -> _M | None:
         # The first read after the lock refreshes the row; later ones see this batch's
@@ -447,9 +451,7 @@ class _HoldContext:
         if ch is Channel.ONLINE and not s.sale_starts_at <= moment < s.sale_ends_at:
             raise Conflict("ticketing.not_on_sale", "this session is not on sale now")
         if ch is Channel.ONLINE:
-            if self._room is None:
-                self._room = (waiting_room.room_of(uow, s.id),)
-            waiting_room.check_room_admission(self._room[0], s, req.admission_token, moment)
+            waiting_room.check_room_admission(self.room, s, req.admission_token, moment)
         cat = self._get(PriceCategory, req.category_id)
         if cat is None or cat.session_id != s.id:
             raise NotFound("ticketing.category_not_found", "no such category in this session")
