@@ -12,11 +12,15 @@ version, outbox, relay, broker, hub). Each update carries its send time in the m
 latency is end to end: scorer request -> client socket.
 
 ``--churn F`` drops F x N clients every second (random ones) and reconnects them at once
-with ``Last-Event-ID``: they must still receive every message, in order, once.
+with ``Last-Event-ID``: they must still receive every message, in order, once. Messages
+sent while their client was away are caught up by replay; their latency is reported apart
+(``catchup_*``), so ``p50_ms``/``p99_ms`` say what connected clients see.
 
 Prints one JSON line: clients, rate, delivered, lost, out_of_order, duplicates, p50_ms,
 p99_ms, server_cpu_us_per_msg (server process user+system CPU during the publishing window
-/ messages delivered), server_rss_mb, plus reconnects and context.
+/ messages delivered), server_rss_mb, plus reconnects and context. ``--floor`` then
+measures a bare loop's CPU per socket write with as many connections
+(``bench/write_floor.py``) and adds ``ratio_to_floor``: the figure to compare across days.
 """
 
 from __future__ import annotations
@@ -170,7 +174,17 @@ def prepare(data_dir: str, broker: str, database_url: str = "") -> str:
 
 
 class Stats:
-    __slots__ = ("delivered", "duplicates", "gaps", "lat", "lost", "ooo", "reconnects")
+    __slots__ = (
+        "catchup",
+        "delivered",
+        "duplicates",
+        "gaps",
+        "lat",
+        "lost",
+        "ooo",
+        "reconnects",
+        "rejoin",
+    )
 
     def __init__(self) -> None:
         self.delivered = 0
@@ -180,6 +194,10 @@ class Stats:
         self.lost = 0
         self.reconnects = 0
         self.lat: list[tuple[int, float]] = []  # (seq, latency s) of sampled clients
+        # Latency of messages sent before the server answered the receiving connection:
+        # caught up by replay after a reconnect, late by the time the client was away.
+        self.catchup: list[float] = []
+        self.rejoin: list[float] = []  # churn: drop -> the new response's headers, s
 
 
 class SseClient(asyncio.Protocol):
@@ -197,6 +215,8 @@ class SseClient(asyncio.Protocol):
         self.chunk_left = -1  # -1: reading headers; 0: expecting a size line
         self.skip = 0
         self.closed = True
+        self.attached_at = 0.0  # wall time the current response's headers came
+        self.dropped_at = 0.0  # wall time churn dropped the connection (0: not dropped)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -216,6 +236,10 @@ class SseClient(asyncio.Protocol):
                 return
             if not buf.startswith(b"HTTP/1.1 200"):
                 self.pool.errors += 1
+            self.attached_at = time.time()
+            if self.dropped_at:
+                self.pool.stats.rejoin.append(self.attached_at - self.dropped_at)
+                self.dropped_at = 0.0
             buf = buf[end + 4 :]
             self.chunk_left = 0
         body = self.body
@@ -273,7 +297,11 @@ class SseClient(asyncio.Protocol):
                 if i > 0:
                     j = frame.find(b'"', i + 8)
                     with contextlib.suppress(ValueError):
-                        st.lat.append((seq, time.time() - float(frame[i + 8 : j])))
+                        sent = float(frame[i + 8 : j])
+                        if sent < self.attached_at:
+                            st.catchup.append(time.time() - sent)
+                        else:
+                            st.lat.append((seq, time.time() - sent))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -320,6 +348,7 @@ class ClientPool:
         live = [c for c in self.clients if not c.closed and c.transport is not None]
         for c in random.sample(live, min(k, len(live))):
             if c.transport is not None:
+                c.dropped_at = time.time()
                 c.transport.abort()  # connection_lost reconnects with Last-Event-ID
 
 
@@ -368,6 +397,8 @@ def client_proc(
                             "resets": pool.resets,
                             "cpu": ru.ru_utime + ru.ru_stime,
                             "lat": st.lat,
+                            "catchup": st.catchup,
+                            "rejoin": st.rejoin,
                         },
                     )
                 )
@@ -461,6 +492,12 @@ def main() -> None:
     )
     ap.add_argument("--client-procs", type=int, default=2)
     ap.add_argument("--sample-every", type=int, default=10, help="latency from 1 client in K")
+    ap.add_argument(
+        "--floor",
+        action="store_true",
+        help="then run write_floor with as many connections at the same rate, and report "
+        "the ratio (the VM's cost of a socket write varies several times between days)",
+    )
     ap.add_argument(
         "--split",
         action="store_true",
@@ -566,6 +603,8 @@ def main() -> None:
             for seq, x in r["lat"]:
                 per_seq.setdefault(seq, []).append(x)
         lat = [x for xs in per_seq.values() for x in xs]
+        catchup = [x for r in results for x in r["catchup"]]
+        rejoin = [x for r in results for x in r["rejoin"]]
         # Upstream (scorer -> relay -> broker -> hub: the first client to see a message) vs
         # fan-out (first to last client of the same message).
         first = [min(xs) for xs in per_seq.values()]
@@ -597,6 +636,14 @@ def main() -> None:
             "p50_ms": round(pct(lat, 50) * 1000, 1),
             "p99_ms": round(pct(lat, 99) * 1000, 1),
             "max_ms": round(max(lat, default=0) * 1000, 1),
+            # Messages sent while their client was reconnecting (churn), kept out of the
+            # percentiles above: their delay is the time the client was away.
+            "catchup_samples": len(catchup),
+            "catchup_p50_ms": round(pct(catchup, 50) * 1000, 1),
+            "catchup_p99_ms": round(pct(catchup, 99) * 1000, 1),
+            # Churn: from the drop to the new response's headers (connect, request, attach).
+            "rejoin_p50_ms": round(pct(rejoin, 50) * 1000, 1),
+            "rejoin_p99_ms": round(pct(rejoin, 99) * 1000, 1),
             "first_client_p50_ms": round(pct(first, 50) * 1000, 1),
             "fanout_spread_p50_ms": round(pct(spread, 50) * 1000, 1),
             "scorer_post_p50_ms": round(pct(post_lat, 50) * 1000, 1),
@@ -610,6 +657,10 @@ def main() -> None:
             # The machine may be shared: a high load average makes latencies pessimistic.
             "loadavg_1m": round(os.getloadavg()[0], 2),
         }
+        if args.floor:
+            floor = write_floor(args.clients, args.rate)
+            out["floor_cpu_us_per_write"] = floor
+            out["ratio_to_floor"] = round(out["server_cpu_us_per_msg"] / floor, 2)
         print(json.dumps(out))
     finally:
         for p, _ in procs:
@@ -627,6 +678,23 @@ def main() -> None:
             with contextlib.suppress(Exception):
                 asyncio.run(_drop_nats(broker))
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def write_floor(connections: int, rate: float) -> float:
+    """CPU per write of a bare uvloop loop on this machine now (``bench/write_floor.py``)."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "write_floor.py"),
+            f"--connections={connections}",
+            "--messages=40",
+            f"--interval={1 / rate}",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return float(json.loads(done.stdout.splitlines()[-1])["cpu_us_per_write"])
 
 
 async def _drop_nats(url: str) -> None:

@@ -2,17 +2,19 @@
 
     .venv/bin/python bench/ticketing_rush.py [--capacity 1000] [--buyers 1200]
         [--concurrency 64] [--workers 2] [--database-url postgresql+psycopg://...]
+        [--separate-payment]
 
 Creates a fresh PostgreSQL database (or uses ``--database-url``, an owner URL of an empty
 database), migrates it, starts ``uvicorn`` with ``--workers`` processes on PostgreSQL as the
 unprivileged RLS role, creates one session with ``--capacity`` general-admission places at
 2,000 XOF, then fires ``--buyers`` buyers, ``--concurrency`` at a time. Each buyer does:
-hold 1 place -> order with a phone -> start a sandbox payment -> open the sandbox page and
-approve (the sandbox delivers its signed callback, the server confirms and issues) -> read
-the order and its ticket. ``p50_ms``/``p99_ms`` are per HTTP request; ``order_p50_ms`` and
-``order_p99_ms`` per completed purchase; ``server_cpu_ms_per_order`` is the CPU time of the
-uvicorn processes (not PostgreSQL's) divided by completed orders. ``oversold`` and
-``duplicate_seats`` are read from the database afterwards.
+hold 1 place -> order with a phone, starting a sandbox payment in the same request (with
+``--separate-payment``: a request of its own, as before the order could carry it) -> open
+the sandbox page and approve (the sandbox delivers its signed callback, the server confirms
+and issues) -> read the order and its ticket. ``p50_ms``/``p99_ms`` are per HTTP request;
+``order_p50_ms`` and ``order_p99_ms`` per completed purchase; ``server_cpu_ms_per_order``
+is the CPU time of the uvicorn processes (not PostgreSQL's) divided by completed orders.
+``oversold`` and ``duplicate_seats`` are read from the database afterwards.
 """
 
 from __future__ import annotations
@@ -126,19 +128,27 @@ async def timed(stats: Stats, coro: Awaitable[tuple[int, bytes]], step: str) -> 
 
 
 async def buyer(
-    n: int, port: int, session: uuid.UUID, category: uuid.UUID, stats: Stats, sem: asyncio.Semaphore
+    n: int,
+    port: int,
+    session: uuid.UUID,
+    category: uuid.UUID,
+    stats: Stats,
+    sem: asyncio.Semaphore,
+    separate: bool,
 ) -> None:
     # One keep-alive connection per buyer, as a phone's browser would keep; the client is
     # cheap so that the box's CPU goes to the server and PostgreSQL.
     async with sem:
         c = KeepAlive("127.0.0.1", port, {})
         try:
-            await _buy(c, n, session, category, stats)
+            await _buy(c, n, session, category, stats, separate)
         finally:
             await c.close()
 
 
-async def _buy(c: KeepAlive, n: int, session: uuid.UUID, category: uuid.UUID, stats: Stats) -> None:
+async def _buy(
+    c: KeepAlive, n: int, session: uuid.UUID, category: uuid.UUID, stats: Stats, separate: bool
+) -> None:
     start = time.perf_counter()
     api = "/api/v1/ticketing"
     status, r = await timed(
@@ -159,7 +169,10 @@ async def _buy(c: KeepAlive, n: int, session: uuid.UUID, category: uuid.UUID, st
         c.request(
             "POST",
             f"{api}/holds/{hold}/order",
-            {"phone": f"+22177{n:07d}"},
+            {
+                "phone": f"+22177{n:07d}",
+                **({} if separate else {"payment": {"provider": "sandbox"}}),
+            },
             headers={"Idempotency-Key": str(uuid.uuid4())},
         ),
         "order",
@@ -168,19 +181,25 @@ async def _buy(c: KeepAlive, n: int, session: uuid.UUID, category: uuid.UUID, st
         stats.count("order_" + (r.get("code", str(status)) if isinstance(r, dict) else ""))
         return
     order, token = r["order"]["id"], r["access_token"]
-    status, r = await timed(
-        stats,
-        c.request(
-            "POST",
-            f"{api}/orders/{order}/payments",
-            {"provider": "sandbox"},
-            headers={"X-Order-Token": token, "Idempotency-Key": str(uuid.uuid4())},
-        ),
-        "payment",
-    )
-    if status != 201:
-        stats.count("payment_" + (r.get("code", str(status)) if isinstance(r, dict) else ""))
-        return
+    if separate:
+        status, r = await timed(
+            stats,
+            c.request(
+                "POST",
+                f"{api}/orders/{order}/payments",
+                {"provider": "sandbox"},
+                headers={"X-Order-Token": token, "Idempotency-Key": str(uuid.uuid4())},
+            ),
+            "payment",
+        )
+        if status != 201:
+            stats.count("payment_" + (r.get("code", str(status)) if isinstance(r, dict) else ""))
+            return
+    else:
+        r = r["payment"]
+        if r is None:
+            stats.count("payment_not_started")
+            return
     page = httpx.URL(r["redirect_url"]).path
     status, r = await timed(stats, c.request("GET", page), "sandbox_page")
     m = CSRF.search(r) if isinstance(r, str) else None
@@ -220,6 +239,12 @@ def main() -> None:
         "--sandbox-on-sqlite",
         action="store_true",
         help="keep the sandbox provider's store on its default SQLite file",
+    )
+    ap.add_argument(
+        "--separate-payment",
+        action="store_true",
+        help="start the payment with its own request (POST /orders/{id}/payments) instead "
+        "of with the order",
     )
     args = ap.parse_args()
     admin = args.database_url or fresh_database()
@@ -292,7 +317,10 @@ def main() -> None:
 
             async def run() -> None:
                 await asyncio.gather(
-                    *(buyer(n, port, session, category, stats, sem) for n in range(args.buyers))
+                    *(
+                        buyer(n, port, session, category, stats, sem, args.separate_payment)
+                        for n in range(args.buyers)
+                    )
                 )
 
             uvloop.run(run())

@@ -39,7 +39,7 @@ def _client(port: int, n: int) -> None:
     uvloop.run(main())
 
 
-async def _server(n: int, messages: int) -> dict[str, float]:
+async def _server(n: int, messages: int, interval: float) -> dict[str, float]:
     transports: list[asyncio.Transport] = []
     ready = asyncio.Event()
 
@@ -61,7 +61,7 @@ async def _server(n: int, messages: int) -> dict[str, float]:
             for tr in transports:
                 tr.write(CHUNK)
                 tr.get_write_buffer_size()  # as the hub checks its bound
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(interval)
         r1, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - t0
     finally:
         proc.kill()
@@ -70,6 +70,7 @@ async def _server(n: int, messages: int) -> dict[str, float]:
     return {
         "connections": n,
         "messages": messages,
+        "interval_s": interval,
         "writes": writes,
         "user_us_per_write": round((r1.ru_utime - r0.ru_utime) / writes * 1e6, 2),
         "sys_us_per_write": round((r1.ru_stime - r0.ru_stime) / writes * 1e6, 2),
@@ -85,8 +86,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--connections", type=int, default=2000)
     ap.add_argument("--messages", type=int, default=50)
+    ap.add_argument(
+        "--interval", type=float, default=0.1, help="seconds between messages (0.1: 10 msg/s)"
+    )
     args = ap.parse_args()
-    print(json.dumps(uvloop.run(_server(args.connections, args.messages))))
+    print(json.dumps(uvloop.run(_server(args.connections, args.messages, args.interval))))
 
 
 if __name__ == "__main__":

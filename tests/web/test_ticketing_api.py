@@ -105,10 +105,14 @@ def _pay_with_sandbox(api: Api, order_id: str, token: str) -> None:
         **{"X-Order-Token": token, "Idempotency-Key": str(uuid.uuid4())},
     )
     assert pay.status_code == 201, pay.text
+    _approve(api, pay.json()["redirect_url"])
+
+
+def _approve(api: Api, redirect_url: str) -> None:
     gw = gateway(api.container)
     sandbox = gw.providers["sandbox"]
     assert isinstance(sandbox, SandboxProvider)
-    intent = sandbox.decide(pay.json()["redirect_url"].rsplit("/", 1)[-1], approve=True)
+    intent = sandbox.decide(redirect_url.rsplit("/", 1)[-1], approve=True)
     assert intent is not None
     headers, body = sandbox.signed_callback(intent)
     with api.container.uow(api.tenant) as uow:
@@ -185,6 +189,82 @@ def test_public_purchase_with_sandbox_and_signed_ticket(api: Api) -> None:
     csv = api.client.get("/api/v1/ticketing/dashboard.csv", headers=api.admin)
     assert csv.status_code == 200
     assert csv.text.startswith("session_id,session")
+
+
+def test_order_and_payment_in_one_request(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = _session(api)
+
+    def hold() -> str:
+        r = api.post(
+            f"/sessions/{ids['session']}/holds", {"category_id": ids["cat"], "quantity": 1}
+        )
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+    h = hold()
+    body = {"phone": "771234567", "payment": {"provider": "sandbox"}}
+    # An unknown provider is refused before anything is written: the hold is still free.
+    bad = api.post(f"/holds/{h}/order", {**body, "payment": {"provider": "nope"}})
+    assert bad.status_code == 422
+    assert bad.json()["details"]["field"] == "payment.provider"
+    first = api.post(f"/holds/{h}/order", body, **{"Idempotency-Key": "one-go"})
+    assert first.status_code == 201, first.text
+    out = first.json()
+    assert out["order"]["status"] == "pending"
+    pay = out["payment"]
+    assert (pay["order_id"], pay["status"], pay["amount_xof"]) == (
+        out["order"]["id"],
+        "pending",
+        3000,
+    )
+    assert "/paiement/sandbox/" in pay["redirect_url"]
+    # The stored answer is the full one: a retry replays the payment, opens no other.
+    replay = api.post(f"/holds/{h}/order", body, **{"Idempotency-Key": "one-go"})
+    assert (replay.status_code, replay.content) == (201, first.content)
+    _approve(api, pay["redirect_url"])
+    got = api.client.get(
+        f"/api/v1/ticketing/orders/{out['order']['id']}",
+        headers={"X-Order-Token": out["access_token"]},
+    ).json()
+    assert (got["status"], len(got["tickets"])) == ("paid", 1)
+    # Without ``payment`` the answer says so.
+    plain = api.post(f"/holds/{hold()}/order", {"phone": "771234568"})
+    assert plain.status_code == 201
+    assert plain.json()["payment"] is None
+
+    # The payment step fails after the order committed: the order and its token (shown
+    # once) are still the answer, and stored as such; the buyer pays with the usual route.
+    from teranga.ticketing import web as ticketing_web
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("provider adapter crashed")
+
+    monkeypatch.setattr(ticketing_web, "_start_payment", broken)
+    h = hold()
+    cut = api.post(
+        f"/holds/{h}/order", {**body, "phone": "771234569"}, **{"Idempotency-Key": "cut"}
+    )
+    assert cut.status_code == 201, cut.text
+    assert cut.json()["payment"] is None
+    again = api.post(
+        f"/holds/{h}/order", {**body, "phone": "771234569"}, **{"Idempotency-Key": "cut"}
+    )
+    assert again.content == cut.content
+    monkeypatch.undo()
+    _pay_with_sandbox(api, cut.json()["order"]["id"], cut.json()["access_token"])
+
+
+def test_free_order_ignores_payment(api: Api) -> None:
+    ids = _session(api, price=0, per_person=2)
+    h = api.post(f"/sessions/{ids['session']}/holds", {"category_id": ids["cat"], "quantity": 1})
+    r = api.post(
+        f"/holds/{h.json()['id']}/order",
+        {"phone": "771234567", "payment": {"provider": "sandbox"}},
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["payment"] is None
+    assert r.json()["order"]["status"] == "paid"
+    assert len(r.json()["order"]["tickets"]) == 1
 
 
 def test_idempotency_in_flight_duplicate_gets_409(api: Api) -> None:

@@ -122,3 +122,59 @@ def test_waiting_room_pages_queue_then_sell(site: Api) -> None:
     assert admitted.headers["location"] == page
     r = _form(c, page, f"{page}/reserver", {"category_id": ids["cat"], "quantity": "1"})
     assert r.headers["location"].startswith("/billetterie/panier/")  # type: ignore[attr-defined]
+
+
+def _path(location: str) -> str:
+    return "/" + location.split("/", 3)[3] if location.startswith("http") else location
+
+
+def test_pay_again_after_a_declined_payment(site: Api) -> None:
+    ids = _session(site)
+    c = site.client
+    page = f"/billetterie/seance/{ids['session']}"
+    r = _form(c, page, f"{page}/reserver", {"category_id": ids["cat"], "quantity": "1"})
+    cart = r.headers["location"]  # type: ignore[attr-defined]
+    r = _form(c, cart, f"{cart}/commander", {"phone": "771234567", "provider": "sandbox"})
+    pay_page = _path(r.headers["location"])  # type: ignore[attr-defined]
+    r = _form(c, pay_page, pay_page, {"decision": "decline"})
+    order_page = _path(r.headers["location"])  # type: ignore[attr-defined]
+    assert order_page.startswith("/billetterie/commande/")
+    html = c.get(order_page).text
+    # A declined attempt: a form to pay again, and no refresh that would reset it.
+    assert "Le paiement a échoué" in html
+    assert 'http-equiv="refresh"' not in html
+    assert f'action="{order_page}/payer"' in html
+    r = _form(c, order_page, f"{order_page}/payer", {"provider": "sandbox"})
+    pay_page = _path(r.headers["location"])  # type: ignore[attr-defined]
+    assert pay_page.startswith("/paiement/sandbox/")
+    r = _form(c, pay_page, pay_page, {"decision": "approve"})
+    html = c.get(_path(r.headers["location"])).text  # type: ignore[attr-defined]
+    assert "<svg" in html
+    assert "Le paiement a échoué" not in html
+    # Another phone has no cookie for the order: it cannot start a payment on it.
+    other = TestClient(c.app)
+    r2 = _form(other, page, f"{order_page}/payer", {"provider": "sandbox"})
+    assert r2.status_code == 404  # type: ignore[attr-defined]
+
+
+def test_order_stands_when_its_payment_cannot_start(site: Api) -> None:
+    ids = _session(site)
+    c = site.client
+    page = f"/billetterie/seance/{ids['session']}"
+    r = _form(c, page, f"{page}/reserver", {"category_id": ids["cat"], "quantity": "1"})
+    cart = r.headers["location"]  # type: ignore[attr-defined]
+    # An unknown provider (a tampered form): the order is made, the payment refused. The
+    # buyer lands on the order (its cookie set), with a way to pay, not on a used hold.
+    r = _form(c, cart, f"{cart}/commander", {"phone": "771234567", "provider": "nope"})
+    order_page = r.headers["location"]  # type: ignore[attr-defined]
+    assert order_page.startswith("/billetterie/commande/")
+    assert "error=validation_failed" in order_page
+    html = c.get(order_page).text
+    assert 'action="/billetterie/commande/' in html
+    assert "Payer 3" in html  # the pay button with the order's total (3 000 FCFA)
+    # Once the hold ran out, a pending order offers no payment any more.
+    site.clock.advance(minutes=11)
+    html = c.get(order_page.split("?")[0]).text
+    assert "ne sont plus réservées" in html
+    assert "/payer" not in html
+    assert 'http-equiv="refresh"' not in html

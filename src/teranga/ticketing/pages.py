@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import segno
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
 
 from teranga.container import Container
 from teranga.identity.api import CsrfToken, csrf_protect, public
@@ -174,26 +175,16 @@ def order_form(
     phone: Annotated[str, Form(max_length=32)],
     provider: Annotated[str, Form(max_length=40)] = "sandbox",
 ) -> Response:
-    from teranga.ticketing import schemas as sc
-    from teranga.ticketing.web import _start_payment
-
     try:
         with container.uow(tenant) as uow:
             res = sales.checkout(uow, hold_id=hold_id, phone=phone, now=container.clock.now())
-        target = f"/billetterie/commande/{res.order.id}"
-        if res.order.status == "pending":
-            with container.uow(tenant) as uow:
-                pay = _start_payment(
-                    uow,
-                    container,
-                    order_id=res.order.id,
-                    body=sc.PaymentIn(provider=provider, phone=phone, return_url=target),
-                    token=res.access_token,
-                    key=uuid.uuid4().hex,
-                )
-            target = _same_site(pay.redirect_url, container.settings.base_url) or target
     except TerangaError as exc:
         return RedirectResponse(f"/billetterie/panier/{hold_id}?error={exc.code}", status_code=303)
+    # The order stands from here: whatever the payment does, the buyer gets its cookie and
+    # lands on a page of the order (the provider's, or ours with a way to pay again).
+    target = f"/billetterie/commande/{res.order.id}"
+    if res.order.status == "pending":
+        target = _pay(container, tenant, res.order.id, res.access_token, provider, phone)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         _cookie(res.order.id),
@@ -205,6 +196,56 @@ def order_form(
         path="/billetterie",
     )
     return response
+
+
+@router.post("/billetterie/commande/{order_id}/payer", dependencies=PublicForm)
+def pay_form(
+    order_id: uuid.UUID,
+    request: Request,
+    container: ContainerDep,
+    tenant: PublicTenantDep,
+    provider: Annotated[str, Form(max_length=40)] = "sandbox",
+) -> Response:
+    """Pay a pending order again (a failed or abandoned attempt) while its hold runs."""
+    token = request.cookies.get(_cookie(order_id))
+    if not token:
+        raise NotFound("ticketing.order_not_found", "no such order on this phone")
+    return RedirectResponse(
+        _pay(container, tenant, order_id, token, provider, None), status_code=303
+    )
+
+
+def _pay(
+    container: Container,
+    tenant: uuid.UUID,
+    order_id: uuid.UUID,
+    token: str,
+    provider: str,
+    phone: str | None,
+) -> str:
+    """Start a payment; where to send the buyer: the provider's page, or the order's page
+    (with the refusal's code when the payment could not start)."""
+    from teranga.ticketing import schemas as sc
+    from teranga.ticketing.web import _start_payment
+
+    order_page = f"/billetterie/commande/{order_id}"
+    try:
+        with container.uow(tenant) as uow:
+            pay = _start_payment(
+                uow,
+                container,
+                order_id=order_id,
+                body=sc.PaymentIn(provider=provider, phone=phone, return_url=order_page),
+                token=token,
+                key=uuid.uuid4().hex,
+            )
+    except TerangaError as exc:
+        return f"{order_page}?error={exc.code}"
+    except ValidationError:  # a tampered form (an empty provider)
+        return f"{order_page}?error=validation_failed"
+    if pay.status == "failed":
+        return f"{order_page}?error=ticketing.payment_failed"
+    return _same_site(pay.redirect_url, container.settings.base_url) or order_page
 
 
 def _same_site(url: str | None, base_url: str) -> str | None:
@@ -237,6 +278,14 @@ def order_page(
     order = _order_for(request, container, tenant, order_id)
     with container.uow(tenant) as uow:
         session = catalogue.get_session(uow, order.session_id)
+    # Pending: waiting for the provider (the page refreshes), or, after a failed attempt,
+    # a form to pay again while the places are held.
+    hold_live = container.clock.now() < order.hold_expires_at
+    payable = (
+        order.status == "pending"
+        and hold_live
+        and (order.payment_status == "failed" or error is not None)
+    )
     qrs = {t.id: qr_svg(t.qr) for t in order.tickets}
     journey = (
         transport.journey_url(session.venue_id, session.starts_at) if session.venue_id else None
@@ -251,6 +300,8 @@ def order_page(
             "journey": journey,
             "csrf_token": csrf,
             "error": error,
+            "hold_live": hold_live,
+            "payable": payable,
             "transferred": transferred,
             "sms_sandbox": _sms_sandbox(container),
         },

@@ -167,11 +167,6 @@ class HoldOut(_Out):
     places: list[PlaceOut]
 
 
-class OrderIn(_In):
-    phone: str = Field(min_length=6, max_length=32, description="Buyer's phone, +221...")
-    id_number: str | None = Field(default=None, max_length=64)
-
-
 class TicketOut(_Out):
     id: uuid.UUID
     order_id: uuid.UUID
@@ -211,17 +206,21 @@ class OrderOut(_Out):
     )
 
 
-class OrderCreatedOut(BaseModel):
-    order: OrderOut
-    access_token: str = Field(
-        description="Secret for X-Order-Token: shown once, lets the buyer see and move tickets"
-    )
-
-
 class PaymentIn(_In):
     provider: str = Field(min_length=1, max_length=40)
     phone: str | None = Field(default=None, max_length=32)
     return_url: str | None = Field(default=None, max_length=500)
+
+
+class OrderIn(_In):
+    phone: str = Field(min_length=6, max_length=32, description="Buyer's phone, +221...")
+    id_number: str | None = Field(default=None, max_length=64)
+    payment: PaymentIn | None = Field(
+        default=None,
+        description="Start paying in the same request (one round trip fewer on a slow "
+        "network): the answer's ``payment`` is what ``POST /orders/{id}/payments`` "
+        "would return. Ignored for a free order, which is issued at once.",
+    )
 
 
 class PaymentOut(BaseModel):
@@ -235,6 +234,19 @@ class PaymentOut(BaseModel):
     instructions: str | None
     qr_payload: str | None
     expires_at: dt.datetime | None
+
+
+class OrderCreatedOut(BaseModel):
+    order: OrderOut
+    access_token: str = Field(
+        description="Secret for X-Order-Token: shown once, lets the buyer see and move tickets"
+    )
+    payment: PaymentOut | None = Field(
+        default=None,
+        description="The payment started with the order, when the request asked for one. "
+        "Null when it did not, for a free order, or when the order stands but its payment "
+        "could not start: pay it with ``POST /orders/{id}/payments``.",
+    )
 
 
 class TransferIn(_In):

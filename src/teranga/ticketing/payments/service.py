@@ -96,6 +96,25 @@ def _safe_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
+def check_request(
+    gateway: PaymentGateway,
+    *,
+    provider: str,
+    return_url: str | None,
+    cancel_url: str | None = None,
+    field: str = "",
+) -> None:
+    """What ``start_payment`` refuses before any write: an unknown provider, an unsafe URL.
+    ``field`` prefixes the names in the error (``payment.`` inside a larger request)."""
+    if provider not in gateway.providers:
+        raise ValidationFailed(field + "provider", f"unknown payment provider {provider!r}")
+    for name, url in (("return_url", return_url), ("cancel_url", cancel_url)):
+        if url is not None and not _safe_url(url):
+            raise ValidationFailed(
+                field + name, "an http(s) URL or a path on this site is required"
+            )
+
+
 def start_payment(
     uow: UnitOfWork,
     gateway: PaymentGateway,
@@ -119,11 +138,7 @@ def start_payment(
         raise ValidationFailed("amount_xof", "must be a positive whole number of francs")
     if not idempotency_key or len(idempotency_key) > MAX_KEY:
         raise ValidationFailed("idempotency_key", f"1 to {MAX_KEY} characters required")
-    if provider not in gateway.providers:
-        raise ValidationFailed("provider", f"unknown payment provider {provider!r}")
-    for name, url in (("return_url", return_url), ("cancel_url", cancel_url)):
-        if url is not None and not _safe_url(url):
-            raise ValidationFailed(name, "an http(s) URL or a path on this site is required")
+    check_request(gateway, provider=provider, return_url=return_url, cancel_url=cancel_url)
     prov = gateway.provider(provider)
 
     existing = uow.session.scalars(
