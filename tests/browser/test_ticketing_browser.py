@@ -45,3 +45,29 @@ def test_buy_with_sandbox_then_ticket_works_offline(chromium: Browser, demo_serv
         assert [e for e in watch.errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
     finally:
         context.close()
+
+
+def test_declined_payment_then_pay_again(chromium: Browser, demo_server: str) -> None:
+    context = chromium.new_context(
+        locale="fr-FR", viewport={"width": 360, "height": 740}, is_mobile=True
+    )
+    page = context.new_page()
+    watch = Watch(page)
+    try:
+        page.goto(f"{demo_server}/billetterie")
+        page.locator("li.card", has_text="À partir de").first.locator("a").click()
+        page.locator("form.card").first.get_by_role("button").click()
+        page.locator("input[name=phone]").fill("77 765 43 21")
+        page.locator("form.card button[type=submit]").click()
+        page.get_by_role("button", name="Refuser").click()
+        # Back on the order: the failure said, a form to pay again, no refresh resetting it.
+        expect(page.locator("p[role=alert]")).to_contain_text("Le paiement a échoué")
+        expect(page.locator("meta[http-equiv=refresh]")).to_have_count(0)
+        page.locator("form[action$='/payer'] button[type=submit]").click()
+        page.get_by_role("button", name="Approuver le paiement").click()
+        expect(page.locator(".ticket svg")).to_have_count(1)
+        expect(page.locator("form[action$='/payer']")).to_have_count(0)
+        assert watch.foreign == []
+        assert watch.errors == []
+    finally:
+        context.close()
