@@ -151,6 +151,15 @@ def test_pay_again_after_a_declined_payment(site: Api) -> None:
     html = c.get(_path(r.headers["location"])).text  # type: ignore[attr-defined]
     assert "<svg" in html
     assert "Le paiement a échoué" not in html
+    # A second tap on the old form once paid: back to the tickets, no error shown.
+    csrf = CSRF.search(html)
+    assert csrf
+    r = c.post(
+        f"{order_page}/payer",
+        data={"provider": "sandbox", "csrf_token": csrf.group(1)},
+        follow_redirects=False,
+    )
+    assert r.headers["location"] == order_page
     # Another phone has no cookie for the order: it cannot start a payment on it.
     other = TestClient(c.app)
     r2 = _form(other, page, f"{order_page}/payer", {"provider": "sandbox"})

@@ -240,6 +240,8 @@ def _pay(
                 key=uuid.uuid4().hex,
             )
     except TerangaError as exc:
+        if exc.code in ("ticketing.order_not_pending", "ticketing.hold_expired"):
+            return order_page  # paid meanwhile (a second tap), or too late: the page says so
         return f"{order_page}?error={exc.code}"
     except ValidationError:  # a tampered form (an empty provider)
         return f"{order_page}?error=validation_failed"

@@ -134,9 +134,12 @@ def _then(
                 body = full.model_dump_json().encode()
                 idempotency.complete(uow, scope=stored[0], key=stored[1], status=status, body=body)
             return full
+    # The first step committed (an order and its access token, shown once): answer it,
+    # whatever went wrong after.
+    except TerangaError as exc:  # a refusal (the hold ran out meanwhile, ...)
+        log.info("second step of %s refused (%s); answering the first", then.__qualname__, exc.code)
+        return first
     except Exception:
-        # The first step committed (an order and its access token, shown once): answer it,
-        # whatever went wrong after.
         log.exception("second step of %s failed; answering the first", then.__qualname__)
         return first
 
