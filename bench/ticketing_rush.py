@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import datetime as dt
 import json
 import os
@@ -58,12 +59,23 @@ PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
 
 def fresh_database() -> str:
+    """A new database on the local server, dropped when this process exits."""
     name = f"teranga_bench_{uuid.uuid4().hex[:8]}"
     eng = sa.create_engine(f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT")
     with eng.connect() as c:
         c.execute(sa.text(f'CREATE DATABASE "{name}"'))
     eng.dispose()
+    atexit.register(_drop_database, name)
     return f"{PG_BASE}/{name}"
+
+
+def _drop_database(name: str) -> None:
+    eng = sa.create_engine(f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with eng.connect() as c:
+            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        eng.dispose()
 
 
 def app_url(admin_url: str, role: str) -> str:

@@ -245,6 +245,35 @@ def test_scorer_versions_corrections_and_official_medals(
     sched = _outbox(container, tid, service.schedule_topic(slug))
     assert sched[-1]["leader"]["noc"] == "SEN"
     assert _outbox(container, tid, service.sport_topic(slug, "athletics"))[-1]["type"] == "summary"
+    # An official result taken back to unofficial: its medals go, and the table says so.
+    with container.uow(tid) as uow:
+        service.record_lines(
+            uow,
+            code=A100,
+            lines=_lines(("a", "SEN", 1, "10.29"), ("b", "GHA", 1, "10.29")),
+            result_status="UNOFFICIAL",
+        )
+    with container.uow(tid) as uow:
+        assert service.medal_rows(uow) == []
+        # The summary's leader (read from the lines just written) is the one the
+        # database gives: of two first places, the first participant.
+        u = service.unit_view(uow, A100)
+        assert u["version"] == 5
+    medals = _outbox(container, tid, service.medals_topic(slug))
+    assert len(medals) == 3
+    assert medals[2]["upsert"] == []
+    assert sorted(medals[2]["remove"]) == ["GHA", "SEN"]
+    assert _outbox(container, tid, service.schedule_topic(slug))[-1]["leader"]["noc"] == "SEN"
+    # Live updates of an unofficial medal unit cannot move medals: none is published.
+    with container.uow(tid) as uow:
+        service.record_lines(
+            uow,
+            code=A100,
+            lines=_lines(("a", "SEN", 2, "10.31"), ("b", "GHA", 1, "10.29")),
+            result_status="UNOFFICIAL",
+        )
+    assert len(_outbox(container, tid, service.medals_topic(slug))) == 3
+    assert _outbox(container, tid, service.schedule_topic(slug))[-1]["leader"]["noc"] == "GHA"
 
 
 def test_scorer_input_is_validated(container: Container, tid: uuid.UUID) -> None:

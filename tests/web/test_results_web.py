@@ -318,3 +318,50 @@ def test_scorer_form_saves_a_version(client: TestClient, scorer: dict[str, str])
     assert bad.status_code == 422
     anon = client.get(f"/resultats/saisie/{code}", follow_redirects=False)
     assert anon.status_code in (302, 303, 401)
+
+
+def _fast_lines_served(c: TestClient) -> int:
+    served: dict[str, int] = c.app.state.container.extras.get("web.fast_served", {})  # type: ignore[attr-defined]
+    return sum(n for pattern, n in served.items() if "/lines" in pattern)
+
+
+def test_scorer_updates_take_the_fast_path(
+    client: TestClient, container: Container, scorer: dict[str, str]
+) -> None:
+    from teranga.web.fastpath import EXTRA
+
+    def run(code: str) -> list[tuple[int, object]]:
+        _unit(client, scorer, code)  # the token is cached from here on
+        out = []
+        for body in (
+            {"result_status": "UNOFFICIAL", "lines": LINES[:1], "expected_version": 0},
+            {"result_status": "UNOFFICIAL", "lines": LINES, "expected_version": 1},
+            {"result_status": "UNOFFICIAL", "lines": LINES, "expected_version": 1},  # stale
+            {"result_status": "UNOFFICIAL", "lines": [LINES[0], LINES[0]]},  # refused
+            {"result_status": "UNOFFICIAL", "lines": LINES, "x": 1},  # malformed
+        ):
+            r = client.post(f"/api/v1/results/units/{code}/lines", json=body, headers=scorer)
+            out.append((r.status_code, _strip(r.json(), code)))
+        versions = client.get(f"/api/v1/results/units/{code}/versions", headers=scorer).json()
+        out.append((len(versions), [v["version"] for v in versions]))
+        return out
+
+    before = _fast_lines_served(client)
+    fast = run(new_code())
+    # The two accepted updates were answered on the fast path; refusals by the full route.
+    assert _fast_lines_served(client) - before == 2
+    routes = container.extras.pop(EXTRA)
+    try:
+        full = run(new_code())
+    finally:
+        container.extras[EXTRA] = routes
+    assert fast == full
+    assert [s for s, _ in fast[:5]] == [200, 200, 409, 422, 422]
+    # A refusal re-run by the full route wrote nothing twice: two versions, not more.
+    assert fast[5] == (2, [1, 2])
+
+
+def _strip(body: object, code: str) -> object:
+    """An answer without what differs between two units (their code, times)."""
+    text = json.dumps(body).replace(code, "CODE")
+    return re.sub(r'"\d{4}-\d\d-\d\dT[^"]*"', '"T"', text)

@@ -80,9 +80,16 @@ def medals_topic(tenant_slug: str) -> str:
     return f"public.{tenant_slug}.medals"
 
 
+_slugs: dict[uuid.UUID, str] = {}  # per process: a tenant's slug never changes
+
+
 def tenant_slug(uow: UnitOfWork) -> str:
     """The slug of the unit of work's tenant: the namespace of its public topics."""
-    return tenancy.get(uow, uow.require_tenant()).slug
+    tid = uow.require_tenant()
+    slug = _slugs.get(tid)
+    if slug is None:
+        slug = _slugs[tid] = tenancy.get(uow, tid).slug
+    return slug
 
 
 def _audit(
@@ -117,7 +124,7 @@ def unit_header(u: Unit) -> dict[str, Any]:
     }
 
 
-def unit_summary(u: Unit, leader: UnitLine | None) -> dict[str, Any]:
+def unit_summary(u: Unit, leader: UnitLine | Line | None) -> dict[str, Any]:
     out = unit_header(u)
     out["leader"] = (
         {"name": leader.name, "noc": leader.noc, "mark": leader.mark} if leader else None
@@ -160,13 +167,25 @@ def medal_rows(uow: UnitOfWork) -> list[MedalRow]:
 
 
 def _publish_unit(
-    uow: UnitOfWork, u: Unit, upsert: Sequence[Line] = (), remove: Sequence[str] = ()
+    uow: UnitOfWork,
+    u: Unit,
+    upsert: Sequence[Line] = (),
+    remove: Sequence[str] = (),
+    *,
+    lines: Sequence[Line] | None = None,
 ) -> None:
+    """``lines``: all of the unit's lines as just written, when the caller has them (the
+    leader is then read from them, as ``repo.leaders`` would pick it)."""
     msg = unit_header(u)
     msg.update(type="unit", upsert=[ln.as_dict() for ln in upsert], remove=list(remove))
     slug = tenant_slug(uow)
     uow.publish(unit_topic(slug, u.code), msg)
-    lead = repo.leaders(uow.session, [u.id]).get(u.id)
+    lead: UnitLine | Line | None
+    if lines is None:
+        lead = repo.leaders(uow.session, [u.id]).get(u.id)
+    else:
+        firsts = [ln for ln in lines if ln.rank == 1]
+        lead = min(firsts, key=lambda ln: ln.participant) if firsts else None
     summary = unit_summary(u, lead)
     summary["type"] = "summary"
     uow.publish(sport_topic(slug, u.sport), summary)
@@ -294,7 +313,10 @@ def record_lines(
     if u.status == ScheduleStatus.CANCELLED:
         raise Conflict("results.unit_cancelled", "the unit is cancelled")
     tid = uow.require_tenant()
-    medals_before = medal_rows(uow) if u.medal else []
+    # Medals follow from official medal units only: an update that neither was nor becomes
+    # official cannot move them (a live final's updates skip two medal-table reads).
+    medals_move = u.medal and (u.official or result_status == ResultStatus.OFFICIAL)
+    medals_before = medal_rows(uow) if medals_move else []
     rows = {r.participant: r for r in repo.unit_lines(uow.session, u.id)}
     old = [repo.to_line(r) for r in rows.values()]
     delta = diff_lines(old, clean)
@@ -332,8 +354,8 @@ def record_lines(
         )
     )
     uow.session.flush()
-    _publish_unit(uow, u, delta.upsert, delta.remove)
-    if u.medal:
+    _publish_unit(uow, u, delta.upsert, delta.remove, lines=clean)
+    if medals_move:
         _publish_medals(uow, medals_before)
     _audit(
         uow,
