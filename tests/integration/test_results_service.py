@@ -190,6 +190,13 @@ def _schedule_one(container: Container, tid: uuid.UUID, code: str = A100) -> Non
         )
 
 
+def _record(
+    container: Container, tid: uuid.UUID, status: str, *lines: tuple[str, str, int | None, str]
+) -> None:
+    with container.uow(tid) as uow:
+        service.record_lines(uow, code=A100, lines=_lines(*lines), result_status=status)
+
+
 def test_scorer_versions_corrections_and_official_medals(
     container: Container, tid: uuid.UUID
 ) -> None:
@@ -225,13 +232,7 @@ def test_scorer_versions_corrections_and_official_medals(
     with container.uow(tid) as uow:
         assert [(r.noc, r.gold) for r in service.medal_rows(uow)] == [("GHA", 1), ("SEN", 0)]
     # correction of an official result: a new version, medals follow
-    with container.uow(tid) as uow:
-        service.record_lines(
-            uow,
-            code=A100,
-            lines=_lines(("a", "SEN", 1, "10.29"), ("b", "GHA", 2, "10.30")),
-            result_status="OFFICIAL",
-        )
+    _record(container, tid, "OFFICIAL", ("a", "SEN", 1, "10.29"), ("b", "GHA", 2, "10.30"))
     with container.uow(tid) as uow:
         assert [(r.noc, r.gold) for r in service.medal_rows(uow)] == [("SEN", 1), ("GHA", 0)]
         assert len(service.versions(uow, A100)) == 4
@@ -246,13 +247,7 @@ def test_scorer_versions_corrections_and_official_medals(
     assert sched[-1]["leader"]["noc"] == "SEN"
     assert _outbox(container, tid, service.sport_topic(slug, "athletics"))[-1]["type"] == "summary"
     # An official result taken back to unofficial: its medals go, and the table says so.
-    with container.uow(tid) as uow:
-        service.record_lines(
-            uow,
-            code=A100,
-            lines=_lines(("a", "SEN", 1, "10.29"), ("b", "GHA", 1, "10.29")),
-            result_status="UNOFFICIAL",
-        )
+    _record(container, tid, "UNOFFICIAL", ("a", "SEN", 1, "10.29"), ("b", "GHA", 1, "10.29"))
     with container.uow(tid) as uow:
         assert service.medal_rows(uow) == []
         # The summary's leader (read from the lines just written) is the one the
@@ -265,13 +260,7 @@ def test_scorer_versions_corrections_and_official_medals(
     assert sorted(medals[2]["remove"]) == ["GHA", "SEN"]
     assert _outbox(container, tid, service.schedule_topic(slug))[-1]["leader"]["noc"] == "SEN"
     # Live updates of an unofficial medal unit cannot move medals: none is published.
-    with container.uow(tid) as uow:
-        service.record_lines(
-            uow,
-            code=A100,
-            lines=_lines(("a", "SEN", 2, "10.31"), ("b", "GHA", 1, "10.29")),
-            result_status="UNOFFICIAL",
-        )
+    _record(container, tid, "UNOFFICIAL", ("a", "SEN", 2, "10.31"), ("b", "GHA", 1, "10.29"))
     assert len(_outbox(container, tid, service.medals_topic(slug))) == 3
     assert _outbox(container, tid, service.schedule_topic(slug))[-1]["leader"]["noc"] == "GHA"
 

@@ -36,6 +36,15 @@ def _form(client: TestClient, page: str, action: str, data: dict[str, str]) -> o
     return client.post(action, data={**data, "csrf_token": match.group(1)}, follow_redirects=False)
 
 
+def _order(c: TestClient, session: str, category: str, phone: str, provider: str) -> str:
+    """Hold one place from the session page and order it: where the buyer is sent."""
+    page = f"/billetterie/seance/{session}"
+    r = _form(c, page, f"{page}/reserver", {"category_id": category, "quantity": "1"})
+    cart = r.headers["location"]  # type: ignore[attr-defined]
+    r = _form(c, cart, f"{cart}/commander", {"phone": phone, "provider": provider})
+    return str(r.headers["location"])  # type: ignore[attr-defined]
+
+
 def test_buy_with_sandbox_and_see_ticket(site: Api) -> None:
     ids = _session(site)
     c = site.client
@@ -132,10 +141,7 @@ def test_pay_again_after_a_declined_payment(site: Api) -> None:
     ids = _session(site)
     c = site.client
     page = f"/billetterie/seance/{ids['session']}"
-    r = _form(c, page, f"{page}/reserver", {"category_id": ids["cat"], "quantity": "1"})
-    cart = r.headers["location"]  # type: ignore[attr-defined]
-    r = _form(c, cart, f"{cart}/commander", {"phone": "771234567", "provider": "sandbox"})
-    pay_page = _path(r.headers["location"])  # type: ignore[attr-defined]
+    pay_page = _path(_order(c, ids["session"], ids["cat"], "771234567", "sandbox"))
     r = _form(c, pay_page, pay_page, {"decision": "decline"})
     order_page = _path(r.headers["location"])  # type: ignore[attr-defined]
     assert order_page.startswith("/billetterie/commande/")
@@ -169,13 +175,9 @@ def test_pay_again_after_a_declined_payment(site: Api) -> None:
 def test_order_stands_when_its_payment_cannot_start(site: Api) -> None:
     ids = _session(site)
     c = site.client
-    page = f"/billetterie/seance/{ids['session']}"
-    r = _form(c, page, f"{page}/reserver", {"category_id": ids["cat"], "quantity": "1"})
-    cart = r.headers["location"]  # type: ignore[attr-defined]
     # An unknown provider (a tampered form): the order is made, the payment refused. The
     # buyer lands on the order (its cookie set), with a way to pay, not on a used hold.
-    r = _form(c, cart, f"{cart}/commander", {"phone": "771234567", "provider": "nope"})
-    order_page = r.headers["location"]  # type: ignore[attr-defined]
+    order_page = _order(c, ids["session"], ids["cat"], "771234567", "nope")
     assert order_page.startswith("/billetterie/commande/")
     assert "error=validation_failed" in order_page
     html = c.get(order_page).text
