@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from teranga.config import Settings
 from teranga.container import Container, build_container
 from teranga.platform.clock import FrozenClock
+from teranga.platform.errors import Conflict
 from teranga.ticketing import idempotency
 from teranga.ticketing.domain import b45decode, verify_payload
 from teranga.ticketing.payments import service as payments
@@ -253,6 +254,25 @@ def test_order_and_payment_in_one_request(api: Api, monkeypatch: pytest.MonkeyPa
     monkeypatch.undo()
     _pay_with_sandbox(api, cut.json()["order"]["id"], cut.json()["access_token"])
 
+    # A duplicate arriving while the payment starts is told the request is in flight.
+    real = ticketing_web._start_payment
+    seen: list[int] = []
+
+    def with_duplicate(*args: Any, **kwargs: Any) -> Any:
+        dup = api.post(f"/holds/{h2}/order", body2, **{"Idempotency-Key": "dup"})
+        seen.append(dup.status_code)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ticketing_web, "_start_payment", with_duplicate)
+    h2, body2 = hold(), {**body, "phone": "771234570"}
+    r = api.post(f"/holds/{h2}/order", body2, **{"Idempotency-Key": "dup"})
+    assert r.status_code == 201
+    assert r.json()["payment"] is not None
+    assert seen == [409]
+    monkeypatch.undo()
+    again = api.post(f"/holds/{h2}/order", body2, **{"Idempotency-Key": "dup"})
+    assert again.content == r.content
+
 
 def test_free_order_ignores_payment(api: Api) -> None:
     ids = _session(api, price=0, per_person=2)
@@ -265,6 +285,29 @@ def test_free_order_ignores_payment(api: Api) -> None:
     assert r.json()["payment"] is None
     assert r.json()["order"]["status"] == "paid"
     assert len(r.json()["order"]["tickets"]) == 1
+
+
+def test_two_step_key_left_by_a_crash_replays_the_first_step(api: Api) -> None:
+    def claim() -> idempotency.Replay | None:
+        return idempotency.claim(
+            api.container.uow_factory,
+            tenant_id=api.tenant,
+            scope="public:order",
+            key="two-step",
+            fingerprint="f",
+            now=api.clock.now(),
+        )
+
+    assert claim() is None
+    with api.container.uow(api.tenant) as uow:  # the first step committed; then the crash
+        idempotency.complete(
+            uow, scope="public:order", key="two-step", status=201, body=b'{"a":1}', final=False
+        )
+    with pytest.raises(Conflict):  # still in flight while the lease runs
+        claim()
+    api.clock.advance(seconds=61)
+    assert claim() == idempotency.Replay(201, b'{"a":1}')
+    assert claim() == idempotency.Replay(201, b'{"a":1}')  # and from now on, done
 
 
 def test_idempotency_in_flight_duplicate_gets_409(api: Api) -> None:

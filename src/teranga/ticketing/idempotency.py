@@ -6,6 +6,9 @@ refunds and transfers.
 * The response is stored IN THE SAME transaction as the operation's writes: either both
   commit or neither, so a crash can never leave an operation done without its response.
   An error response (4xx) is stored after the rollback and replayed too.
+* A two-step request (an order that starts its payment) stores its first step's answer
+  with the first step and keeps the key in flight until the second step stores the full
+  answer; if the holder dies in between, the first step's answer is replayed.
 * Same key and same request: the stored status and body are replayed byte for byte.
   Same key with another request: 422. A claim left by a crashed process expires after
   ``LEASE`` and the request runs again (its writes were rolled back with the crash).
@@ -105,12 +108,23 @@ def claim(
             raise Conflict(
                 "idempotency.in_flight", "a request with this Idempotency-Key is in progress"
             )
+        if row.response_status is not None:
+            # A two-step request whose holder crashed after its first step committed: that
+            # step's answer stands (running it again would find its work done).
+            row.status = "done"
+            return Replay(row.response_status, (row.response_body or "").encode())
         row.locked_until = now + LEASE  # the previous holder crashed: take over
         return None
 
 
-def complete(uow: UnitOfWork, *, scope: str, key: str, status: int, body: bytes) -> None:
-    """Store the response in the caller's unit of work (commits with the operation)."""
+def complete(
+    uow: UnitOfWork, *, scope: str, key: str, status: int, body: bytes, final: bool = True
+) -> None:
+    """Store the response in the caller's unit of work (commits with the operation).
+
+    ``final=False``: the first step of a two-step request. Its answer is stored, but the
+    key stays in flight (a concurrent duplicate still gets 409) until the second step
+    stores the full answer, or the lease runs out and the first step's answer stands."""
     uow.session.execute(
         sa.update(IdempotencyKey)
         .where(
@@ -118,7 +132,11 @@ def complete(uow: UnitOfWork, *, scope: str, key: str, status: int, body: bytes)
             IdempotencyKey.scope == scope,
             IdempotencyKey.key == key,
         )
-        .values(status="done", response_status=status, response_body=body.decode())
+        .values(
+            status="done" if final else "in_flight",
+            response_status=status,
+            response_body=body.decode(),
+        )
     )
 
 

@@ -7,6 +7,7 @@ Every POST that creates an order, a payment, a refund or a transfer honours
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import uuid
@@ -75,9 +76,10 @@ def _idempotent(
     """Run ``run`` in one unit of work, storing its response under the key in it.
 
     ``then`` is a second step in its own unit of work, after the first committed (a call to
-    a payment provider must not run under the first step's locks). It returns the full
-    response, stored in place of the first one in its transaction; or None to keep the
-    first. If it fails, the first step stands and its response is the answer."""
+    a payment provider must not run under the first step's locks). The first step stores
+    its answer with the key still in flight (a concurrent duplicate gets 409); the second
+    returns the full answer, stored in its transaction, or None to keep the first. If it
+    fails, the first step stands and its answer is the one given and stored."""
     if key is None:
         with container.uow(tenant_id) as uow:
             status, model = run(uow)
@@ -105,7 +107,9 @@ def _idempotent(
         with container.uow(tenant_id) as uow:
             status, model = run(uow)
             payload = model.model_dump_json().encode()
-            idempotency.complete(uow, scope=scope, key=key, status=status, body=payload)
+            idempotency.complete(
+                uow, scope=scope, key=key, status=status, body=payload, final=then is None
+            )
     except TerangaError as exc:
         err = orjson.dumps(error_body(exc.code, exc.message, **exc.details))
         with container.uow(tenant_id) as uow:
@@ -125,23 +129,26 @@ def _then(
     stored: tuple[str, str] | None,
     status: int,
 ) -> BaseModel:
+    answer = first
     try:
         with container.uow(tenant_id) as uow:
-            full = then(uow, first)
-            if full is None:
-                return first
+            answer = then(uow, first) or first
             if stored is not None:
-                body = full.model_dump_json().encode()
+                body = answer.model_dump_json().encode()
                 idempotency.complete(uow, scope=stored[0], key=stored[1], status=status, body=body)
-            return full
+        return answer
     # The first step committed (an order and its access token, shown once): answer it,
     # whatever went wrong after.
     except TerangaError as exc:  # a refusal (the hold ran out meanwhile, ...)
         log.info("second step of %s refused (%s); answering the first", then.__qualname__, exc.code)
-        return first
     except Exception:
         log.exception("second step of %s failed; answering the first", then.__qualname__)
-        return first
+    if stored is not None:
+        # If even this fails, the key's lease runs out and the stored first answer stands.
+        with contextlib.suppress(Exception), container.uow(tenant_id) as uow:
+            body = first.model_dump_json().encode()
+            idempotency.complete(uow, scope=stored[0], key=stored[1], status=status, body=body)
+    return first
 
 
 def _dump(body: BaseModel) -> dict[str, Any]:
