@@ -64,11 +64,13 @@ def test_declined_payment_then_pay_again(chromium: Browser, demo_server: str) ->
         _hold_and_order(page, demo_server, "77 765 43 21")
         page.get_by_role("button", name="Refuser").click()
         # Back on the order: the failure said, a form to pay again, no refresh resetting it.
+        expect(page.locator("h1")).to_have_text("Votre commande")  # not paid: no tickets yet
         expect(page.locator("p[role=alert]")).to_contain_text("Le paiement a échoué")
         expect(page.locator("meta[http-equiv=refresh]")).to_have_count(0)
         page.locator("form[action$='/payer'] button[type=submit]").click()
         page.get_by_role("button", name="Approuver le paiement").click()
         expect(page.locator(".ticket svg")).to_have_count(1)
+        expect(page.locator("h1")).to_have_text("Vos billets")
         expect(page.locator("form[action$='/payer']")).to_have_count(0)
         assert watch.foreign == []
         assert watch.errors == []
