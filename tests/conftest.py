@@ -7,12 +7,15 @@ while migrations run as the owner.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
 
 from teranga import schema
 from teranga.config import Settings
@@ -59,11 +62,35 @@ def make_settings(tmp: Path, **kw: object) -> Settings:
     return Settings(**base)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def sqlite_settings(tmp_path: Path) -> Settings:
-    s = make_settings(tmp_path)
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite database migrated for the whole session. Each test gets a copy: the
+    schema still comes from the migrations alone, run once instead of once a test."""
+    s = make_settings(tmp_path_factory.mktemp("sqlite-template"))
     schema.upgrade(s.resolved_admin_url)
+    return _sqlite_path(s)
+
+
+def _sqlite_path(s: Settings) -> Path:
+    database = make_url(s.resolved_admin_url).database
+    assert database, s.resolved_admin_url
+    return Path(database)
+
+
+def _migrated_sqlite(tmp_path: Path, template: Path) -> Settings:
+    s = make_settings(tmp_path)
+    # The backup API copies what the write-ahead log holds too, unlike a file copy.
+    with (
+        contextlib.closing(sqlite3.connect(template)) as src,
+        contextlib.closing(sqlite3.connect(_sqlite_path(s))) as dst,
+    ):
+        src.backup(dst)
     return s
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path, sqlite_template: Path) -> Settings:
+    return _migrated_sqlite(tmp_path, sqlite_template)
 
 
 @pytest.fixture
@@ -89,9 +116,7 @@ def pg_container(pg_settings: Settings) -> Iterator[Container]:
 @pytest.fixture(params=["sqlite", pytest.param("pg", marks=pytest.mark.pg)])
 def db_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     if request.param == "sqlite":
-        s = make_settings(tmp_path)
-        schema.upgrade(s.resolved_admin_url)
-        return s
+        return _migrated_sqlite(tmp_path, request.getfixturevalue("sqlite_template"))
     settings: Settings = request.getfixturevalue("pg_settings")
     return settings
 
