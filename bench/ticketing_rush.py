@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
+import contextlib
 import datetime as dt
 import json
 import os
@@ -44,6 +45,7 @@ from _http import KeepAlive  # bench/ is on sys.path when run as a script
 from gate_scan import (  # bench/ is on sys.path
     children,
     cpu_ticks,
+    database,
     free_port,
     own_cpu,
     postgres_pids,
@@ -58,24 +60,15 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
 
+# Databases made by this run, dropped when the process exits.
+_databases = contextlib.ExitStack()
+atexit.register(_databases.close)
+
+
 def fresh_database() -> str:
-    """A new database on the local server, dropped when this process exits."""
-    name = f"teranga_bench_{uuid.uuid4().hex[:8]}"
-    eng = sa.create_engine(f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT")
-    with eng.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    eng.dispose()
-    atexit.register(_drop_database, name)
-    return f"{PG_BASE}/{name}"
-
-
-def _drop_database(name: str) -> None:
-    eng = sa.create_engine(f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with eng.connect() as c:
-            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        eng.dispose()
+    """The owner URL of a new database on the local server, dropped at exit."""
+    admin, _ = _databases.enter_context(database(PG_BASE))
+    return admin
 
 
 def app_url(admin_url: str, role: str) -> str:

@@ -6,13 +6,11 @@ import datetime as dt
 import html
 import re
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
 from teranga.config import Settings
-from teranga.web.app import create_app
 from tests.factories import (
     MadeUser,
     app_container,
@@ -26,10 +24,10 @@ NOW = dt.datetime.now(dt.UTC)
 
 
 @pytest.fixture
-def client(db_settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(db_settings), follow_redirects=False) as c:
-        make_tenant(app_container(c), db_settings.default_tenant)
-        yield c
+def client(client: TestClient, db_settings: Settings) -> TestClient:
+    """The shared app client (conftest), its public tenant made."""
+    make_tenant(app_container(client), db_settings.default_tenant)
+    return client
 
 
 def _tenant(c: TestClient) -> uuid.UUID:

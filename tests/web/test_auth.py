@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,10 +28,10 @@ def _client(settings: Settings, **client_kw: Any) -> TestClient:
 
 
 @pytest.fixture
-def client(db_settings: Settings) -> Iterator[TestClient]:
-    with _client(db_settings) as c:
-        make_tenant(app_container(c), db_settings.default_tenant)
-        yield c
+def client(client: TestClient, db_settings: Settings) -> TestClient:
+    """The shared app client (conftest), its public tenant made."""
+    make_tenant(app_container(client), db_settings.default_tenant)
+    return client
 
 
 def _tenant(c: TestClient) -> Any:

@@ -15,7 +15,7 @@ from teranga.config import Settings
 from teranga.container import Container
 from teranga.results import service
 from teranga.web.app import create_app
-from tests.factories import bearer, make_principal_token, make_tenant
+from tests.factories import app_container, bearer, make_principal_token, make_tenant
 
 ODF = Path(__file__).resolve().parents[1] / "data" / "odf"
 
@@ -321,7 +321,7 @@ def test_scorer_form_saves_a_version(client: TestClient, scorer: dict[str, str])
 
 
 def _fast_lines_served(c: TestClient) -> int:
-    served: dict[str, int] = c.app.state.container.extras.get("web.fast_served", {})  # type: ignore[attr-defined]
+    served: dict[str, int] = app_container(c).extras.get("web.fast_served", {})
     return sum(n for pattern, n in served.items() if "/lines" in pattern)
 
 

@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from teranga.container import Container
 from teranga.identity.api import CsrfToken, Principal, public, require
 from teranga.platform.errors import NotFound, TerangaError, ValidationFailed
+from teranga.platform.uow import UnitOfWork
 from teranga.results import service
 from teranga.results.domain import (
     SPORTS,
@@ -268,15 +269,19 @@ def api_unit_status(
 def api_unit_lines(code: str, body: LinesIn, p: Scorer, container: ContainerDep) -> UnitSummaryOut:
     """Enter or correct the start list or results: a new version of the unit."""
     with container.uow(p.tenant_id) as uow:
-        u = service.record_lines(
-            uow,
-            code=code,
-            lines=[ln.to_line() for ln in body.lines],
-            result_status=body.result_status,
-            author_id=p.user_id,
-            expected_version=body.expected_version,
-        )
-        return _summary(u)
+        return _record_lines(uow, code, body, p)
+
+
+def _record_lines(uow: UnitOfWork, code: str, body: LinesIn, p: Principal) -> UnitSummaryOut:
+    u = service.record_lines(
+        uow,
+        code=code,
+        lines=[ln.to_line() for ln in body.lines],
+        result_status=body.result_status,
+        author_id=p.user_id,
+        expected_version=body.expected_version,
+    )
+    return _summary(u)
 
 
 async def _fast_lines(
@@ -294,17 +299,9 @@ async def _fast_lines(
 
     def run() -> bytes:
         with container.uow(p.tenant_id) as uow:
-            u = service.record_lines(
-                uow,
-                code=params["code"],
-                lines=[ln.to_line() for ln in data.lines],
-                result_status=data.result_status,
-                author_id=p.user_id,
-                expected_version=data.expected_version,
-            )
             # Encoded before the commit: nothing after it may fail and send the update
             # through the full path a second time.
-            return _summary(u).model_dump_json().encode()
+            return _record_lines(uow, params["code"], data, p).model_dump_json().encode()
 
     return await run_in_threadpool(run)
 

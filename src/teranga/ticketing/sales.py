@@ -185,11 +185,14 @@ def _fixed(
     return out
 
 
-def _places(uow: UnitOfWork, lines: list[OrderLine]) -> list[PlaceView]:
+def _places(
+    uow: UnitOfWork, lines: list[OrderLine], seats: dict[uuid.UUID, Seat] | None = None
+) -> list[PlaceView]:
+    """``seats``: already read by the caller (a batch reads all its holds' seats at once)."""
     zones = _fixed(uow, Zone, {ln.zone_id for ln in lines})
     cats = _fixed(uow, PriceCategory, {ln.category_id for ln in lines})
-    seat_ids = {ln.seat_id for ln in lines if ln.seat_id is not None}
-    seats = {s.id: s for s in _by_ids(uow, Seat, seat_ids)}
+    if seats is None:
+        seats = _seats_of(uow, [lines])
     out = []
     # Seat order, then creation order: what the buyer reads on the page and the ticket.
     for ln in sorted(lines, key=lambda ln: seats[ln.seat_id].number if ln.seat_id else 0):
@@ -206,6 +209,11 @@ def _places(uow: UnitOfWork, lines: list[OrderLine]) -> list[PlaceView]:
             )
         )
     return out
+
+
+def _seats_of(uow: UnitOfWork, line_lists: list[list[OrderLine]]) -> dict[uuid.UUID, Seat]:
+    ids = {ln.seat_id for lines in line_lists for ln in lines if ln.seat_id is not None}
+    return {st.id: st for st in _by_ids(uow, Seat, ids)}
 
 
 def _by_ids(uow: UnitOfWork, model: type[_M], ids: set[uuid.UUID]) -> list[_M]:
@@ -415,8 +423,9 @@ def create_holds(
         except TerangaError as exc:
             made.append(exc)
     uow.session.flush()
+    seats = _seats_of(uow, [m[1] for m in made if not isinstance(m, TerangaError)])
     return [
-        m if isinstance(m, TerangaError) else _hold_view(m[0], m[1], _places(uow, m[1]))
+        m if isinstance(m, TerangaError) else _hold_view(m[0], m[1], _places(uow, m[1], seats))
         for m in made
     ]
 
@@ -801,7 +810,7 @@ def issue_tickets(
     private_raw = catalogue.private_key(uow, key_row)
     zones = _fixed(uow, Zone, {ln.zone_id for ln in lines})
     cats = _fixed(uow, PriceCategory, {ln.category_id for ln in lines})
-    seats = {st.id: st for st in _by_ids(uow, Seat, {ln.seat_id for ln in lines if ln.seat_id})}
+    seats = _seats_of(uow, [lines])
     valid_from, valid_until = s.starts_at - GATES_OPEN, s.ends_at + GATES_CLOSE
     ids = []
     for ln in lines:

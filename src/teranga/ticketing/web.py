@@ -129,13 +129,15 @@ def _then(
     stored: tuple[str, str] | None,
     status: int,
 ) -> BaseModel:
-    answer = first
+    def store(uow: UnitOfWork, answer: BaseModel) -> None:
+        if stored is not None:
+            body = answer.model_dump_json().encode()
+            idempotency.complete(uow, scope=stored[0], key=stored[1], status=status, body=body)
+
     try:
         with container.uow(tenant_id) as uow:
             answer = then(uow, first) or first
-            if stored is not None:
-                body = answer.model_dump_json().encode()
-                idempotency.complete(uow, scope=stored[0], key=stored[1], status=status, body=body)
+            store(uow, answer)
         return answer
     # The first step committed (an order and its access token, shown once): answer it,
     # whatever went wrong after.
@@ -146,8 +148,7 @@ def _then(
     if stored is not None:
         # If even this fails, the key's lease runs out and the stored first answer stands.
         with contextlib.suppress(Exception), container.uow(tenant_id) as uow:
-            body = first.model_dump_json().encode()
-            idempotency.complete(uow, scope=stored[0], key=stored[1], status=status, body=body)
+            store(uow, first)
     return first
 
 
